@@ -1,0 +1,3 @@
+"""studyhall: the data layer of a learning platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,250 @@
+"""Database settings: read once from the environment (and `.env`), frozen, validated.
+
+This is the only module that reads the environment. Precedence:
+`DATABASE_URL` > `DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_NAME` (+ `DB_PORT`, `DB_DIALECT`)
+> an embedded SQLite file under `./instance/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from studyhall.database.errors import ConfigurationError
+from studyhall.utils.logger import get_logger
+
+log = get_logger(__name__)
+
+SettingsSource = Literal["DATABASE_URL", "DB_*", "embedded"]
+
+REQUIRED_VARIABLES = ("DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME")
+OPTIONAL_VARIABLES = ("DB_PORT", "DB_DIALECT")
+DIALECT_DRIVERS = {
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "postgresql": "postgresql+psycopg",
+}
+DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}
+EMBEDDED_PATH = Path("instance") / "studyhall.sqlite3"
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+# name -> (default, minimum, maximum)
+POOL_LIMITS: dict[str, tuple[float, float, float]] = {
+    "DB_POOL_SIZE": (10, 1, 1000),
+    "DB_MAX_OVERFLOW": (5, 0, 1000),
+    "DB_POOL_TIMEOUT": (10, 0.1, 3600),
+    "DB_CONNECT_TIMEOUT": (5, 1, 600),
+}
+
+_announced_embedded = False
+
+
+def validate_identifier(name: str, what: str = "database name") -> str:
+    """Return `name` when it is a plain SQL identifier, else raise ConfigurationError.
+
+    Plain means letters, digits and `_`, at most 64 characters: such a name never needs
+    quoting, so it can never break out of a DDL statement.
+    """
+    if not _IDENTIFIER.fullmatch(name):
+        raise ConfigurationError(
+            f"The {what} {name!r} is not a plain identifier. Use only letters, digits and "
+            "'_', at most 64 characters (no quotes, backticks, ';' or spaces)."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The resolved database configuration. Its repr never shows the password."""
+
+    url: URL
+    source: SettingsSource = "embedded"
+    pool_size: int = 10
+    max_overflow: int = 5
+    pool_timeout: float = 10.0
+    connect_timeout: int = 5
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def backend(self) -> str:
+        """The backend name: `sqlite`, `mysql`, `mariadb` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.backend in ("mysql", "mariadb")
+
+    @property
+    def database(self) -> str | None:
+        return self.url.database
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with the password replaced by `***`, safe to print and log."""
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"DatabaseSettings(url={self.masked_url!r}, source={self.source!r}, "
+            f"pool_size={self.pool_size}, max_overflow={self.max_overflow}, "
+            f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout})"
+        )
+
+    __str__ = __repr__
+
+
+def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """Return the environment merged over `.env`; real variables always win."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
+) -> DatabaseSettings:
+    """Resolve the settings from `environ` (default: the environment and `.env`).
+
+    Raises ConfigurationError listing every problem at once.
+    """
+    env = read_environment() if environ is None else dict(environ)
+    problems: list[str] = []
+    pool = _pool_settings(env, problems)
+
+    raw_url = env.get("DATABASE_URL", "").strip()
+    url: URL | None
+    source: SettingsSource
+    if raw_url:
+        source = "DATABASE_URL"
+        url = _url_from_database_url(raw_url, problems)
+    elif any(env.get(name) not in (None, "") for name in REQUIRED_VARIABLES + OPTIONAL_VARIABLES):
+        source = "DB_*"
+        url = _url_from_parts(env, problems)
+    else:
+        source = "embedded"
+        url = _embedded_url(base_dir)
+
+    if problems or url is None:
+        raise ConfigurationError(
+            "The database configuration is invalid:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix these variables (in the environment or .env), set DATABASE_URL, or unset "
+            "every DB_* variable to use the embedded SQLite database."
+        )
+    if source == "embedded":
+        _announce_embedded(url)
+    return DatabaseSettings(url=url, source=source, **pool)
+
+
+def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name, (default, low, high) in POOL_LIMITS.items():
+        key = name.removeprefix("DB_").lower()
+        raw = env.get(name, "").strip()
+        if not raw:
+            values[key] = default
+            continue
+        integer = name != "DB_POOL_TIMEOUT"
+        try:
+            number = int(raw) if integer else float(raw)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            problems.append(f"{name}={raw!r} is not {kind}; use {kind} from {low:g} to {high:g}.")
+            continue
+        if not low <= number <= high:
+            problems.append(f"{name}={raw!r} is out of range; use a value from {low:g} to {high:g}.")
+            continue
+        values[key] = number
+    return values
+
+
+def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        # Never echo the raw value: it may hold a password.
+        problems.append(
+            "DATABASE_URL is not a valid SQLAlchemy URL; expected the form "
+            "dialect+driver://user:password@host:port/database (percent-encode special "
+            "characters in the password, or use the DB_* variables instead)."
+        )
+        return None
+    backend = url.get_backend_name()
+    if url.drivername in DIALECT_DRIVERS:
+        url = url.set(drivername=DIALECT_DRIVERS[url.drivername])
+    if backend != "sqlite":
+        if not url.database:
+            problems.append("DATABASE_URL names no database; add /<database name> to its end.")
+        else:
+            _check_identifier(url.database, "database name in DATABASE_URL", problems)
+    return url
+
+
+def _url_from_parts(env: Mapping[str, str], problems: list[str]) -> URL | None:
+    missing = [name for name in REQUIRED_VARIABLES if name not in env]
+    missing += [n for n in ("DB_USER", "DB_HOST", "DB_NAME") if n in env and not env[n].strip()]
+    if missing:
+        problems.append(
+            "Missing database variables: "
+            + ", ".join(sorted(set(missing), key=REQUIRED_VARIABLES.index))
+            + " (DB_USER, DB_PASSWORD, DB_HOST and DB_NAME go together; "
+            "DB_PASSWORD may be set to an empty value)."
+        )
+    dialect = env.get("DB_DIALECT", "").strip().lower() or "mysql"
+    if dialect not in DIALECT_DRIVERS:
+        problems.append(
+            f"DB_DIALECT={dialect!r} is not supported; use one of: {', '.join(DIALECT_DRIVERS)}."
+        )
+    port: int | None = None
+    raw_port = env.get("DB_PORT", "").strip()
+    if raw_port:
+        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+            port = int(raw_port)
+        else:
+            problems.append(f"DB_PORT={raw_port!r} is not a port number; use 1 to 65535.")
+    name = env.get("DB_NAME", "").strip()
+    if name:
+        _check_identifier(name, "database name in DB_NAME", problems)
+    if problems:
+        return None
+    return URL.create(
+        DIALECT_DRIVERS[dialect],
+        username=env["DB_USER"].strip(),
+        password=env["DB_PASSWORD"],
+        host=env["DB_HOST"].strip(),
+        port=port or DEFAULT_PORTS[dialect],
+        database=name,
+    )
+
+
+def _check_identifier(name: str, what: str, problems: list[str]) -> None:
+    try:
+        validate_identifier(name, what)
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+
+
+def _embedded_url(base_dir: Path | None) -> URL:
+    path = (base_dir or Path.cwd()) / EMBEDDED_PATH
+    return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def _announce_embedded(url: URL) -> None:
+    global _announced_embedded
+    if not _announced_embedded:
+        _announced_embedded = True
+        log.info(
+            "No DATABASE_URL or DB_* variables set: using the embedded SQLite database at %s",
+            url.database,
+        )

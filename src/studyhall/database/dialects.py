@@ -1,0 +1,256 @@
+"""What differs between SQLite, MySQL/MariaDB and PostgreSQL, kept in one place.
+
+Engine options per backend, connection set-up, the skipped reset-on-return, database
+creation, and turning MySQL foreign-key checks off for a drop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
+
+from studyhall.database.config import DatabaseSettings, validate_identifier
+
+# Every strictness flag MariaDB and MySQL share: an over-long value or a bad date is an
+# error instead of a silent truncation or a zero date.
+MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
+SQLITE_BUSY_TIMEOUT = 30.0
+_CLEAN = "studyhall.clean"
+
+
+def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
+    """Keyword arguments for `create_engine` on the settings' backend."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_recycle": 300,
+        # Bound values stay out of logs and error messages.
+        "hide_parameters": True,
+        # The reset is done by `_reset_on_return` below, only when it is needed.
+        "pool_reset_on_return": None,
+    }
+    if settings.backend == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
+        if settings.database not in (None, "", ":memory:"):
+            options.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+                           pool_timeout=settings.pool_timeout)
+        return options
+    options.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+                   pool_timeout=settings.pool_timeout)
+    if settings.is_mysql:
+        options["connect_args"] = {
+            "charset": "utf8mb4",
+            "connect_timeout": settings.connect_timeout,
+            "local_infile": False,
+            "sql_mode": MYSQL_SQL_MODE,
+        }
+    elif settings.backend == "postgresql":
+        options["connect_args"] = {"connect_timeout": settings.connect_timeout}
+    return options
+
+
+def build_engine(
+    settings: DatabaseSettings, url: URL | None = None, *, pooled: bool = True, **overrides: Any
+) -> Engine:
+    """Create the engine for `settings` (or another database on its server, `url`)."""
+    options = {**engine_options(settings), **overrides}
+    if not pooled:
+        for name in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(name, None)
+        options["poolclass"] = NullPool
+    engine = create_engine(url or settings.url, **options)
+    if settings.backend == "sqlite":
+        _install_sqlite(engine)
+    elif settings.is_mysql:
+        _install_mysql(engine, settings.connect_timeout)
+    event.listen(engine, "reset", _reset_on_return)
+    return engine
+
+
+def _install_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy emit BEGIN itself (pysqlite would begin only before writes, so
+        # reads before the first write saw no transaction at all).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if engine.url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _install_mysql(engine: Engine, connect_timeout: int) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "do_connect")
+    def _bounded_handshake(dialect_: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        # PyMySQL applies connect_timeout to the TCP connect only; a server that accepts
+        # the connection and then never answers would hang the handshake forever. Bound
+        # the handshake too, then lift the limit for ordinary queries.
+        connection = dialect_.loaded_dbapi.connect(
+            *cargs, **cparams, read_timeout=connect_timeout, write_timeout=connect_timeout
+        )
+        connection._read_timeout = None
+        connection._write_timeout = None
+        return connection
+
+    # PyMySQL's IN_TRANS status flag is clear after a plain SELECT although the server
+    # holds a snapshot, so it cannot say whether a connection needs its reset. Instead
+    # mark a connection clean only right after a COMMIT or ROLLBACK issued through
+    # SQLAlchemy succeeded, and dirty again on every checkout and every new transaction.
+    def clean_after(method: Callable[[Any], None]) -> Callable[[Any], None]:
+        def wrapper(dbapi_connection: Any) -> None:
+            info = _pool_info(dbapi_connection)
+            info[_CLEAN] = False
+            method(dbapi_connection)
+            info[_CLEAN] = True
+
+        return wrapper
+
+    dialect.do_commit = clean_after(dialect.do_commit)  # type: ignore[method-assign]
+    dialect.do_rollback = clean_after(dialect.do_rollback)  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "checkout")
+    def _dirty_on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        record.info[_CLEAN] = False
+
+    @event.listens_for(engine, "begin")
+    def _dirty_on_begin(connection: Connection) -> None:
+        connection.info[_CLEAN] = False
+
+
+def _pool_info(connection: Any) -> dict[str, Any]:
+    """The pool's info dict of a proxied connection; a scratch dict when it has none."""
+    try:
+        info = connection.info
+    except (AttributeError, NotImplementedError):  # the dialect's first-connect probe
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def needs_reset(dbapi_connection: Any, record: ConnectionPoolEntry) -> bool:
+    """Whether the connection may still hold a transaction (a read snapshot included)."""
+    info = getattr(dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:  # psycopg: the server's own report, exact
+        return int(status) != 0
+    in_transaction = getattr(dbapi_connection, "in_transaction", None)
+    if isinstance(in_transaction, bool):  # sqlite3: exact
+        return in_transaction
+    return not record.info.get(_CLEAN, False)
+
+
+def _reset_on_return(
+    dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    # Replaces the pool's unconditional ROLLBACK on check-in, which costs a round trip
+    # after every unit of work that already ended with COMMIT or ROLLBACK.
+    if state.transaction_was_reset or not state.asyncio_safe:
+        return
+    if needs_reset(dbapi_connection, record):
+        dbapi_connection.rollback()
+        record.info[_CLEAN] = True
+
+
+def server_url(settings: DatabaseSettings) -> URL:
+    """The URL of the server's maintenance database, for creating ours."""
+    url = settings.url
+    maintenance = "postgres" if settings.backend == "postgresql" else None
+    # URL.set(database=None) would keep the old name: build the URL anew.
+    return URL.create(
+        url.drivername, url.username, url.password, url.host, url.port, maintenance, url.query
+    )
+
+
+def ensure_database(settings: DatabaseSettings) -> bool:
+    """Create the configured database when it is missing; return True if it was created.
+
+    Safe when several processes race: the loser of a race sees the database exists.
+    """
+    if settings.backend == "sqlite":
+        database = settings.database
+        if database and database != ":memory:" and not Path(database).exists():
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            return True
+        return False
+    name = validate_identifier(settings.database or "")
+    engine = build_engine(settings, server_url(settings), pooled=False)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if _database_exists(conn, settings, name):
+                return False
+            try:
+                if settings.is_mysql:
+                    conn.exec_driver_sql(
+                        f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
+                else:
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+            except DBAPIError:
+                # Another process created it between our check and our CREATE.
+                if _database_exists(conn, settings, name):
+                    return False
+                raise
+            return True
+    finally:
+        engine.dispose()
+
+
+def _database_exists(conn: Connection, settings: DatabaseSettings, name: str) -> bool:
+    if settings.is_mysql:
+        query = "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"
+    else:
+        query = "SELECT 1 FROM pg_database WHERE datname = :name"
+    return conn.execute(text(query), {"name": name}).first() is not None
+
+
+def drop_database(settings: DatabaseSettings) -> None:
+    """Drop the configured database (server backends) or delete the SQLite file."""
+    if settings.backend == "sqlite":
+        if settings.database and settings.database != ":memory:":
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(settings.database + suffix).unlink(missing_ok=True)
+        return
+    name = validate_identifier(settings.database or "")
+    engine = build_engine(settings, server_url(settings), pooled=False)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if settings.is_mysql:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            else:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def foreign_key_checks_off(connection: Connection) -> Iterator[None]:
+    """Turn MySQL foreign-key checks off on this one connection, and back on in `finally`."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        yield
+        return
+    connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+
+
+def server_version(connection: Connection) -> str:
+    """A one-line description of the server, e.g. `mariadb 10.11.19`."""
+    info = connection.dialect.server_version_info or ()
+    return f"{connection.dialect.name} {'.'.join(str(part) for part in info)}".strip()

@@ -1,0 +1,66 @@
+"""The Session class of studyhall: bound to the thread and asyncio task that opened it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.engine import Connection
+
+from studyhall.database.errors import CrossThreadSessionError, ReadOnlyTransactionError
+
+READ_ONLY = "studyhall.read_only"
+
+
+def _current_owner() -> tuple[int, asyncio.Task[Any] | None]:
+    loop = asyncio._get_running_loop()
+    return threading.get_ident(), (asyncio.current_task(loop) if loop is not None else None)
+
+
+class StudyhallSession(Session):
+    """A Session that refuses to be used outside the thread and task that created it.
+
+    Sharing a Session between threads corrupts its state silently; this turns that
+    mistake into a clear error at the first statement or flush.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = _current_owner()
+
+    def check_owner(self) -> None:
+        """Raise CrossThreadSessionError unless called from the owning thread and task."""
+        if self._owner != _current_owner():
+            raise CrossThreadSessionError(
+                "This database session belongs to another thread or asyncio task. Open a "
+                "session in each thread or task (`@with_db_session` or "
+                "`DatabaseManager.get_session()`) instead of sharing one."
+            )
+
+
+def _owner_checked(session: Session) -> None:
+    if isinstance(session, StudyhallSession):
+        session.check_owner()
+
+
+@event.listens_for(StudyhallSession, "do_orm_execute")
+def _check_execute(state: ORMExecuteState) -> None:
+    _owner_checked(state.session)
+
+
+@event.listens_for(StudyhallSession, "before_flush")
+def _check_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    _owner_checked(session)
+    if session.info.get(READ_ONLY):
+        raise ReadOnlyTransactionError(
+            "This unit of work is read-only, so it cannot write. Open it without "
+            "`read_only=True` to add, change or delete rows."
+        )
+
+
+@event.listens_for(StudyhallSession, "after_begin")
+def _check_begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    _owner_checked(session)

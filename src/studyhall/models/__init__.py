@@ -1,0 +1,5 @@
+"""The typed ORM model of studyhall."""
+
+from studyhall.models.base import Base
+
+__all__ = ["Base"]
