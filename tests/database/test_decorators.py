@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.database.errors import CrossThreadSessionError, TransactionRolledBackError
+from studyhall.database.session_context import has_active_session
+from tests.database.notes import add_note, committed_ids, create_notes, notes
+
+
+@pytest.fixture
+def notes_db(database):
+    create_notes(database.engine)
+    return database
+
+
+def test_wraps_name_doc_and_signature():
+    @with_db_session
+    def lookup(student_id: int, *, active: bool = True) -> str:
+        """Find a student."""
+        return ""
+
+    assert lookup.__name__ == "lookup"
+    assert lookup.__doc__ == "Find a student."
+    assert inspect.signature(lookup) == inspect.signature(lookup.__wrapped__)
+    assert list(inspect.signature(lookup).parameters) == ["student_id", "active"]
+
+
+def test_opens_commits_and_closes(notes_db, db_settings):
+    @with_db_session
+    def write():
+        add_note(get_current_session(), 1)
+        return get_current_session()
+
+    session = write()
+    assert committed_ids(db_settings) == [1]
+    assert not has_active_session()
+    assert session.get_transaction() is None
+
+
+def test_inner_call_joins_and_only_the_outer_commits(notes_db, db_settings):
+    seen = []
+
+    @with_db_session
+    def inner(note_id):
+        seen.append(get_current_session())
+        add_note(get_current_session(), note_id)
+
+    @with_db_session
+    def outer():
+        inner(1)
+        assert committed_ids(db_settings) == []  # not committed by the inner call
+        inner(2)
+        seen.append(get_current_session())
+
+    outer()
+    assert seen[0] is seen[1] is seen[2]
+    assert committed_ids(db_settings) == [1, 2]
+
+
+def test_inner_exception_rolls_back_the_whole_unit(notes_db, db_settings):
+    @with_db_session
+    def inner():
+        add_note(get_current_session(), 2)
+        raise ValueError("inner failed")
+
+    @with_db_session
+    def outer():
+        add_note(get_current_session(), 1)
+        inner()
+
+    with pytest.raises(ValueError, match="inner failed"):
+        outer()
+    assert committed_ids(db_settings) == []
+
+
+def test_swallowed_inner_exception_still_rolls_back_and_says_so(notes_db, db_settings):
+    @with_db_session
+    def inner():
+        add_note(get_current_session(), 2)
+        raise ValueError("inner failed")
+
+    @with_db_session
+    def outer():
+        add_note(get_current_session(), 1)
+        try:
+            inner()
+        except ValueError:
+            pass
+        add_note(get_current_session(), 3)
+
+    with pytest.raises(TransactionRolledBackError, match="rolled back"):
+        outer()
+    assert committed_ids(db_settings) == []
+
+
+@pytest.fixture
+def wide_db(db_settings):
+    """A manager whose pool holds a connection for each of 32 threads."""
+    database = DatabaseManager.initialize(replace(db_settings, pool_size=32, pool_timeout=60))
+    create_notes(database.engine)
+    return database
+
+
+def test_32_threads_each_see_only_their_own_session(wide_db, db_settings):
+    barrier = threading.Barrier(32)
+
+    @with_db_session
+    def work(note_id):
+        session = get_current_session()
+        session.connection()
+        barrier.wait(timeout=30)  # all 32 units of work are open at once
+        add_note(session, note_id)
+        session.flush()
+        mine = session.scalars(select(notes.c.id)).all()
+        assert get_current_session() is session
+        return session, note_id, mine
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(work, range(1, 33)))
+    sessions = {id(s) for s, _, _ in results}
+    assert len(sessions) == 32
+    for _, note_id, visible in results:
+        # Uncommitted rows of other threads are invisible; its own row is there.
+        assert note_id in visible
+    assert committed_ids(db_settings) == list(range(1, 33))
+
+
+def test_32_asyncio_tasks_each_see_only_their_own_session(notes_db, db_settings):
+    @with_db_session
+    async def work(note_id):
+        session = get_current_session()
+        await asyncio.sleep(0.01)  # every task is now inside its unit of work at once
+        # Write without yielding: SQLite locks the whole file for a writer, and a task
+        # waiting on that lock would block the loop the holder needs to finish.
+        add_note(session, note_id)
+        assert get_current_session() is session
+        return session
+
+    async def run_all():
+        return await asyncio.gather(*(work(i) for i in range(1, 33)))
+
+    sessions = asyncio.run(run_all())
+    assert len({id(s) for s in sessions}) == 32
+    assert committed_ids(db_settings) == list(range(1, 33))
+
+
+def test_a_session_used_from_another_thread_is_refused(notes_db, db_settings):
+    with DatabaseManager.get_session() as session:
+        add_note(session, 1)
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(lambda: session.execute(select(notes.c.id)).all())
+            with pytest.raises(CrossThreadSessionError, match="another thread"):
+                future.result()
+    assert committed_ids(db_settings) == [1]
