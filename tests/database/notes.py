@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from studyhall.database.config import DatabaseSettings
@@ -33,3 +34,13 @@ def committed_ids(settings: DatabaseSettings) -> list[int]:
 
 def add_note(session, note_id: int, body: str = "x") -> None:  # type: ignore[no-untyped-def]
     session.execute(notes.insert().values(id=note_id, body=body))
+
+
+class NoteBase(DeclarativeBase):
+    metadata = metadata
+
+
+class Note(NoteBase):
+    """The ORM face of `notes`, for tests whose failure must happen at flush."""
+
+    __table__ = notes

@@ -182,10 +182,15 @@ def ensure_database(settings: DatabaseSettings) -> bool:
     """
     if settings.backend == "sqlite":
         database = settings.database
-        if database and database != ":memory:" and not Path(database).exists():
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-            return True
-        return False
+        if not database or database == ":memory:":
+            return False
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.touch(exist_ok=False)  # an empty file is a valid, empty SQLite database
+        except FileExistsError:
+            return False
+        return True
     name = validate_identifier(settings.database or "")
     engine = build_engine(settings, server_url(settings), pooled=False)
     try:
