@@ -1,5 +1,6 @@
 """The database layer: configuration, engine, sessions, schema and sample data."""
 
+from studyhall.database.background import submit_with_session
 from studyhall.database.decorators import with_db_session
 from studyhall.database.errors import (
     ConfigurationError,
@@ -7,6 +8,7 @@ from studyhall.database.errors import (
     StudyhallError,
     UnsafeOperationError,
 )
+from studyhall.database.on_commit import on_commit
 from studyhall.database.session_context import (
     SessionContext,
     get_current_session,
@@ -24,6 +26,8 @@ __all__ = [
     "UnsafeOperationError",
     "get_current_session",
     "has_active_session",
+    "on_commit",
     "set_current_session",
+    "submit_with_session",
     "with_db_session",
 ]

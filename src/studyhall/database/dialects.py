@@ -200,7 +200,7 @@ def ensure_database(settings: DatabaseSettings) -> bool:
             try:
                 if settings.is_mysql:
                     conn.exec_driver_sql(
-                        f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                        f"CREATE DATABASE `{name}` "
                         "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
                     )
                 else:

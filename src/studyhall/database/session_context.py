@@ -52,6 +52,13 @@ def mark_rollback_only(session: Session) -> None:
     session.rollback()
 
 
+def _after_close(session: Session) -> None:
+    # Imported here: on_commit registers session events and imports this module.
+    from studyhall.database.on_commit import run_ready_callbacks
+
+    run_ready_callbacks(session)
+
+
 class SessionContext:
     """Own `session` for a `with` block: make it current, commit or roll back, close.
 
@@ -101,3 +108,5 @@ class SessionContext:
             finally:
                 if token is not None:
                     _current_session.reset(token)
+                if session.info:
+                    _after_close(session)
