@@ -1,5 +1,54 @@
-"""The typed ORM model of studyhall."""
+"""The typed ORM model of studyhall; every model class is importable from here."""
 
-from studyhall.models.base import Base
+from studyhall.models.ai_agent import AgentType, AIAgent
+from studyhall.models.assessment import Assessment, AssessmentChoice, AssessmentQuestion
+from studyhall.models.base import Base, TimestampMixin
+from studyhall.models.course import Course, LearningUnit, Subject
+from studyhall.models.enrollment import Enrollment, EnrollmentStatus
+from studyhall.models.errors import InvalidFilterError, ModelError
+from studyhall.models.evaluation import Evaluation
+from studyhall.models.qa_resource import Difficulty, QAResource
+from studyhall.models.school import School, SchoolClass
+from studyhall.models.study_session import (
+    HomeHoursStudySession,
+    MessageRole,
+    SessionKind,
+    SessionStatus,
+    StudyMessage,
+    StudySession,
+)
+from studyhall.models.user import Manager, Parent, Student, User, UserRole, parent_students
 
-__all__ = ["Base"]
+__all__ = [
+    "AIAgent",
+    "AgentType",
+    "Assessment",
+    "AssessmentChoice",
+    "AssessmentQuestion",
+    "Base",
+    "Course",
+    "Difficulty",
+    "Enrollment",
+    "EnrollmentStatus",
+    "Evaluation",
+    "HomeHoursStudySession",
+    "InvalidFilterError",
+    "LearningUnit",
+    "Manager",
+    "MessageRole",
+    "ModelError",
+    "Parent",
+    "QAResource",
+    "School",
+    "SchoolClass",
+    "SessionKind",
+    "SessionStatus",
+    "Student",
+    "StudyMessage",
+    "StudySession",
+    "Subject",
+    "TimestampMixin",
+    "User",
+    "UserRole",
+    "parent_students",
+]

@@ -1,9 +1,22 @@
-"""The declarative base of every model, with a constraint naming convention."""
+"""The declarative base of every model: naming convention and the get_by-style helpers.
+
+The helpers use the session of the current unit of work (`get_current_session()`), so
+they work inside `with DatabaseManager.get_session():` or a `@with_db_session` function.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Self, overload
+
+from sqlalchemy import ColumnElement, MetaData, func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Mapper, mapped_column
+
+from studyhall.database.session_context import get_current_session
+from studyhall.models.errors import InvalidFilterError
+from studyhall.models.types import utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -13,8 +26,128 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Filter values of these types mean IN; a str is a single value, never a sequence.
+_SEQUENCE_TYPES = (list, tuple, set, frozenset)
+
 
 class Base(DeclarativeBase):
-    """Base class of every studyhall model."""
+    """Base class of every studyhall model, with ActiveRecord-style query helpers."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    # Columns that must never be filtered on or shown (e.g. `password_hash`).
+    __secret_fields__: ClassVar[frozenset[str]] = frozenset()
+    # Columns shown by `__repr__` besides the primary key.
+    __repr_fields__: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def filterable_fields(cls) -> list[str]:
+        """The names `get_by`, `count` and `exists` accept: the public mapped columns."""
+        secret = cls.__secret_fields__
+        return sorted(a.key for a in sa_inspect(cls).column_attrs if a.key not in secret)
+
+    @classmethod
+    def filter_criteria(cls, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
+        """WHERE criteria for `filters`: equality, `None` as IS NULL, a list/tuple/set as IN.
+
+        Raises InvalidFilterError, before any SQL is built, for a name that is not a public
+        column (unknown, secret, a relationship, a method or a dunder).
+        """
+        valid = cls.filterable_fields()
+        rejected = sorted(set(filters) - set(valid))
+        if rejected:
+            secret = sorted(set(rejected) & cls.__secret_fields__)
+            hint = (
+                f" ({', '.join(secret)} is secret and can never be filtered on)" if secret else ""
+            )
+            raise InvalidFilterError(
+                f"{cls.__name__} cannot be filtered on {', '.join(map(repr, rejected))}{hint}. "
+                f"Use only these fields: {', '.join(valid)}."
+            )
+        criteria: list[ColumnElement[bool]] = []
+        for name, value in filters.items():
+            attribute = getattr(cls, name)
+            if value is None:
+                criteria.append(attribute.is_(None))
+            elif isinstance(value, _SEQUENCE_TYPES):
+                criteria.append(attribute.in_(list(value)))
+            else:
+                criteria.append(attribute == value)
+        return criteria
+
+    @classmethod
+    def _primary_key(cls) -> list[InstrumentedAttribute[Any]]:
+        return [getattr(cls, name) for name in _primary_key_names(sa_inspect(cls))]
+
+    @overload
+    @classmethod
+    def get_by(cls, *, first: Literal[True], **filters: Any) -> Self | None: ...
+
+    @overload
+    @classmethod
+    def get_by(cls, *, first: Literal[False] = ..., **filters: Any) -> list[Self]: ...
+
+    @classmethod
+    def get_by(cls, *, first: bool = False, **filters: Any) -> Self | None | list[Self]:
+        """Rows matching every filter, ordered by primary key; with `first`, one row or None.
+
+        Requires an active session. See `filter_criteria` for the filter forms.
+        """
+        criteria = cls.filter_criteria(filters)
+        query = select(cls).where(*criteria).order_by(*cls._primary_key())
+        session = get_current_session()
+        if first:
+            return session.scalars(query.limit(1)).first()
+        return list(session.scalars(query))
+
+    @classmethod
+    def get(cls, ident: Any) -> Self | None:
+        """The row with primary key `ident`, or None. Requires an active session."""
+        return get_current_session().get(cls, ident)
+
+    @classmethod
+    def create(cls, **fields: Any) -> Self:
+        """Build a row from `fields`, add it to the current session and flush it.
+
+        The flush runs the database constraints now, so a violation raises here, in the
+        caller's unit of work. Requires an active session.
+        """
+        instance = cls(**fields)
+        session = get_current_session()
+        session.add(instance)
+        session.flush([instance])
+        return instance
+
+    @classmethod
+    def count(cls, **filters: Any) -> int:
+        """The number of rows matching `filters` (as in `get_by`). Requires an active session."""
+        query = select(func.count()).select_from(cls).where(*cls.filter_criteria(filters))
+        return get_current_session().scalar(query) or 0
+
+    @classmethod
+    def exists(cls, **filters: Any) -> bool:
+        """Whether a row matches `filters` (as in `get_by`). Requires an active session."""
+        query = select(*cls._primary_key()).where(*cls.filter_criteria(filters)).limit(1)
+        return get_current_session().execute(query).first() is not None
+
+    def __repr__(self) -> str:
+        # Only already-loaded values: a repr must never emit SQL or show a secret.
+        state = sa_inspect(self)
+        names = _primary_key_names(state.mapper) + list(self.__repr_fields__)
+        shown = _format_fields(state.dict, (n for n in names if n not in self.__secret_fields__))
+        return f"<{type(self).__name__} {shown}>" if shown else f"<{type(self).__name__}>"
+
+
+def _primary_key_names(mapper: Mapper[Any]) -> list[str]:
+    return [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+
+
+def _format_fields(values: dict[str, Any], names: Iterable[str]) -> str:
+    return " ".join(f"{name}={values[name]!r}" for name in names if name in values)
+
+
+class TimestampMixin:
+    """`created_at` and `updated_at`, set by the application in UTC (see `utcnow`)."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,127 @@
+"""Study sessions of a student with the Teacher agent, and the messages they exchange.
+
+Invariant, decided by the database: a student has at most one active study session.
+`active_student_id` equals `student_id` while the status is 'active' and is NULL
+otherwise (a CHECK constraint); it is UNIQUE, and NULLs never collide in a UNIQUE
+constraint on SQLite, MariaDB or PostgreSQL. So of two transactions activating sessions
+of one student, the second one's write fails with an IntegrityError, whatever the
+isolation level, locks or timing; `services.study_session.lifecycle` turns it into
+`ActiveSessionExistsError`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from studyhall.models.base import Base
+from studyhall.models.types import StrEnumType, enum_check, utcnow
+
+if TYPE_CHECKING:
+    from studyhall.models.ai_agent import AIAgent
+    from studyhall.models.course import LearningUnit
+    from studyhall.models.evaluation import Evaluation
+    from studyhall.models.user import Student
+
+
+class SessionStatus(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class SessionKind(StrEnum):
+    HOME_HOURS = "home_hours"
+
+
+class MessageRole(StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+
+
+class StudySession(Base):
+    """A study session (polymorphic on `kind`); create a kind, e.g. HomeHoursStudySession.
+
+    ON DELETE RESTRICT towards the student, the learning unit and the Teacher agent: a
+    session is part of the student's record. Its messages and evaluation go with it.
+    """
+
+    __tablename__ = "study_sessions"
+    __repr_fields__ = ("kind", "student_id", "status")
+    __table_args__ = (
+        enum_check("kind", SessionKind, "kind_valid"),
+        enum_check("status", SessionStatus, "status_valid"),
+        CheckConstraint(
+            "(status = 'active' AND active_student_id IS NOT NULL"
+            " AND active_student_id = student_id)"
+            " OR (status <> 'active' AND active_student_id IS NULL)",
+            name="active_student_matches_status",
+        ),
+        CheckConstraint(
+            "duration_seconds IS NULL OR duration_seconds >= 0", name="duration_non_negative"
+        ),
+    )
+    __mapper_args__ = {"polymorphic_on": "kind"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[SessionKind] = mapped_column(StrEnumType(SessionKind))
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    learning_unit_id: Mapped[int] = mapped_column(
+        ForeignKey("learning_units.id", ondelete="RESTRICT"), index=True
+    )
+    teacher_agent_id: Mapped[int] = mapped_column(
+        ForeignKey("ai_agents.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[SessionStatus] = mapped_column(
+        StrEnumType(SessionStatus), default=SessionStatus.PLANNED, index=True
+    )
+    # The one-active-session decider; see the module docstring.
+    active_student_id: Mapped[int | None] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    duration_seconds: Mapped[int | None]
+
+    student: Mapped[Student] = relationship()
+    learning_unit: Mapped[LearningUnit] = relationship()
+    teacher_agent: Mapped[AIAgent] = relationship()
+    messages: Mapped[list[StudyMessage]] = relationship(
+        back_populates="study_session",
+        order_by="StudyMessage.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    evaluation: Mapped[Evaluation | None] = relationship(
+        back_populates="study_session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class HomeHoursStudySession(StudySession):
+    """A session of home hours: the student studies at home with the Teacher agent."""
+
+    __mapper_args__ = {"polymorphic_identity": SessionKind.HOME_HOURS}
+
+
+class StudyMessage(Base):
+    """One message of a study session, from the student or the Teacher agent."""
+
+    __tablename__ = "study_messages"
+    __repr_fields__ = ("study_session_id", "role")
+    __table_args__ = (enum_check("role", MessageRole, "role_valid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_session_id: Mapped[int] = mapped_column(
+        ForeignKey("study_sessions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MessageRole] = mapped_column(StrEnumType(MessageRole))
+    content: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    study_session: Mapped[StudySession] = relationship(back_populates="messages")

@@ -1,0 +1,60 @@
+"""Small builders of model rows for the model and service tests. Require a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from studyhall.models import (
+    AgentType,
+    AIAgent,
+    Course,
+    Enrollment,
+    LearningUnit,
+    School,
+    Student,
+    Subject,
+)
+
+
+@dataclass
+class World:
+    """A school with one course of three units, two agents and some enrolled students."""
+
+    school: School
+    subject: Subject
+    course: Course
+    units: list[LearningUnit]
+    teacher: AIAgent
+    evaluator: AIAgent
+    students: list[Student] = field(default_factory=list)
+
+
+def make_student(number: int, **fields: object) -> Student:
+    return Student.create(
+        email=f"Student{number}@Example.org ",
+        password=f"secret-{number}",
+        first_name=f"Student{number}",
+        last_name="Test",
+        **fields,
+    )
+
+
+def make_world(students: int = 2) -> World:
+    school = School.create(name="Hillside")
+    subject = Subject.create(name="Mathematics")
+    course = Course.create(school=school, subject=subject, name="Algebra 1", grade_level=7)
+    units = [
+        LearningUnit.create(course=course, position=n, title=f"Unit {n}") for n in (1, 2, 3)
+    ]
+    teacher = AIAgent.create(
+        agent_type=AgentType.TEACHER, name="Ada", model_name="m-1", system_prompt="Teach."
+    )
+    evaluator = AIAgent.create(
+        agent_type=AgentType.EVALUATOR, name="Eve", model_name="m-1", system_prompt="Grade."
+    )
+    world = World(school, subject, course, units, teacher, evaluator)
+    for number in range(students):
+        student = make_student(number)
+        Enrollment.create(student=student, course=course)
+        world.students.append(student)
+    return world
