@@ -32,6 +32,8 @@ SERVER_URLS = {
         "STUDYHALL_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     ),
 }
+pytest_plugins = ["pytester"]
+
 REQUIRE_SERVERS = os.environ.get("STUDYHALL_REQUIRE_SERVERS") == "1"
 
 
