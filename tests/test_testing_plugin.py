@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-PLUGIN_USER = '''
+PLUGIN_USER = """
 import pytest
 from sqlalchemy import select
 
@@ -40,7 +40,7 @@ def test_commits_for_real(db_session):
 
 def test_sees_nothing_of_the_first(db_session):
     assert db_session.scalars(select(notes.c.id)).all() == []
-'''
+"""
 
 
 def test_plugin_rolls_back_each_test(pytester, db_settings, monkeypatch):

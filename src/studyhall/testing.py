@@ -44,7 +44,7 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
     database = DatabaseManager.database()
     connection = db_engine.connect()
     outer = connection.begin()
-    factory = sessionmaker(
+    factory: sessionmaker[Session] = sessionmaker(
         bind=connection,
         class_=StudyhallSession,
         expire_on_commit=False,

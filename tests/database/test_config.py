@@ -23,13 +23,21 @@ def test_parts_build_a_mysql_url_by_default():
     settings = load_settings(FULL)
     assert settings.source == "DB_*"
     assert settings.url.drivername == "mysql+pymysql"
-    assert (settings.url.host, settings.url.port, settings.database) == ("db.local", 3306, "studyhall")
+    assert (settings.url.host, settings.url.port, settings.database) == (
+        "db.local",
+        3306,
+        "studyhall",
+    )
 
 
 @pytest.mark.parametrize(
     ("dialect", "driver", "port"),
-    [("mysql", "mysql+pymysql", 3306), ("mariadb", "mariadb+pymysql", 3306),
-     ("postgresql", "postgresql+psycopg", 5432), ("POSTGRESQL", "postgresql+psycopg", 5432)],
+    [
+        ("mysql", "mysql+pymysql", 3306),
+        ("mariadb", "mariadb+pymysql", 3306),
+        ("postgresql", "postgresql+psycopg", 5432),
+        ("POSTGRESQL", "postgresql+psycopg", 5432),
+    ],
 )
 def test_dialects(dialect, driver, port):
     settings = load_settings({**FULL, "DB_DIALECT": dialect})
@@ -123,15 +131,27 @@ def test_database_url_name_is_validated():
 
 
 def test_pool_settings_are_read():
-    settings = load_settings({**FULL, "DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "0",
-                              "DB_POOL_TIMEOUT": "1.5", "DB_CONNECT_TIMEOUT": "2"})
-    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout,
-            settings.connect_timeout) == (3, 0, 1.5, 2)
+    settings = load_settings(
+        {
+            **FULL,
+            "DB_POOL_SIZE": "3",
+            "DB_MAX_OVERFLOW": "0",
+            "DB_POOL_TIMEOUT": "1.5",
+            "DB_CONNECT_TIMEOUT": "2",
+        }
+    )
+    assert (
+        settings.pool_size,
+        settings.max_overflow,
+        settings.pool_timeout,
+        settings.connect_timeout,
+    ) == (3, 0, 1.5, 2)
 
 
 def test_dotenv_never_overrides_the_environment(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("DB_USER=from_file\nDB_HOST=file.host\nDB_PASSWORD=f\n"
-                                   "DB_NAME=filedb\n")
+    (tmp_path / ".env").write_text(
+        "DB_USER=from_file\nDB_HOST=file.host\nDB_PASSWORD=f\nDB_NAME=filedb\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DB_USER", "from_env")
     env = read_environment()

@@ -3,8 +3,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select

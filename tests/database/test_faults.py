@@ -15,10 +15,10 @@ from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager, with_db_session
 from studyhall.database.config import DatabaseSettings
+from studyhall.database.dialects import drop_database, ensure_database
 from studyhall.database.engine import Database
 from studyhall.database.errors import DatabaseUnavailableError
 from studyhall.database.session_context import get_current_session, has_active_session
-from studyhall.database.dialects import drop_database, ensure_database
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
 from tests.database.notes import Note, add_note, committed_ids, create_notes
 

@@ -16,8 +16,11 @@ from tests.conftest import throwaway_settings
 def test_initialize_is_idempotent_and_thread_safe(db_settings, monkeypatch):
     built = []
     original = DatabaseManager.validate_environment
-    monkeypatch.setattr(DatabaseManager, "validate_environment",
-                        staticmethod(lambda: built.append(1) or db_settings))
+    monkeypatch.setattr(
+        DatabaseManager,
+        "validate_environment",
+        staticmethod(lambda: built.append(1) or db_settings),
+    )
     barrier = threading.Barrier(16)
     results = []
 
@@ -59,9 +62,12 @@ def test_ensure_database_exists_creates_it_once(backend, tmp_path):
         with engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
             if backend == "mariadb":
-                charset = conn.execute(text(
-                    "SELECT default_character_set_name FROM information_schema.schemata "
-                    "WHERE schema_name = DATABASE()")).scalar()
+                charset = conn.execute(
+                    text(
+                        "SELECT default_character_set_name FROM information_schema.schemata "
+                        "WHERE schema_name = DATABASE()"
+                    )
+                ).scalar()
                 assert charset == "utf8mb4"
         engine.dispose()
     finally:
@@ -116,12 +122,16 @@ def test_drop_with_a_wrong_answer_drops_nothing(tables, monkeypatch):
 
 def test_drop_after_typing_the_name(tables, db_settings, monkeypatch):
     prompts = []
-    monkeypatch.setattr(DatabaseManager, "ask",
-                        staticmethod(lambda p: prompts.append(p) or db_settings.database))
+    monkeypatch.setattr(
+        DatabaseManager, "ask", staticmethod(lambda p: prompts.append(p) or db_settings.database)
+    )
     DatabaseManager.drop_tables()
     assert db_settings.database in prompts[0]
-    assert set(inspect(tables.engine).get_table_names()) & set(
-        t.name for t in _metadata().sorted_tables) == set()
+    assert (
+        set(inspect(tables.engine).get_table_names())
+        & set(t.name for t in _metadata().sorted_tables)
+        == set()
+    )
 
 
 def _metadata():

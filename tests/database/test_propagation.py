@@ -38,8 +38,12 @@ MATRIX = {
 }
 MATRIX["mandatory"] = MATRIX["required"]
 CASES = [
-    pytest.param(mode, outer_fails, inner_fails, id=f"{mode}-outer{'X' if outer_fails else 'ok'}"
-                 f"-inner{'X' if inner_fails else 'ok'}")
+    pytest.param(
+        mode,
+        outer_fails,
+        inner_fails,
+        id=f"{mode}-outer{'X' if outer_fails else 'ok'}-inner{'X' if inner_fails else 'ok'}",
+    )
     for mode, table in MATRIX.items()
     for outer_fails, inner_fails in table
 ]

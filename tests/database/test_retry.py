@@ -44,8 +44,10 @@ def test_a_real_deadlock_is_retried(notes_db, db_settings, caplog):
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=("first", 1, 2, 10)),
-               threading.Thread(target=run, args=("second", 2, 1, 20))]
+    threads = [
+        threading.Thread(target=run, args=("first", 1, 2, 10)),
+        threading.Thread(target=run, args=("second", 2, 1, 20)),
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -40,8 +40,14 @@ def mariadb_user(tmp_path):
 
 def _env(user, database, password):
     url = make_url(SERVER_URLS["mariadb"])
-    return {"DB_DIALECT": "mariadb", "DB_USER": user, "DB_PASSWORD": password,
-            "DB_HOST": url.host, "DB_PORT": str(url.port), "DB_NAME": database}
+    return {
+        "DB_DIALECT": "mariadb",
+        "DB_USER": user,
+        "DB_PASSWORD": password,
+        "DB_HOST": url.host,
+        "DB_PORT": str(url.port),
+        "DB_NAME": database,
+    }
 
 
 def test_special_character_password_connects_for_real(mariadb_user):
@@ -64,8 +70,16 @@ def test_wrong_password_is_clear_and_never_shown(mariadb_user, caplog):
         database_.dispose()
     message = str(info.value)
     assert "refused the login" in message and "DB_PASSWORD" in message
-    for shown in (message, repr(info.value), str(info.value.__cause__), caplog.text,
-                  repr(settings), str(settings), repr(database_), repr(database_.engine)):
+    for shown in (
+        message,
+        repr(info.value),
+        str(info.value.__cause__),
+        caplog.text,
+        repr(settings),
+        str(settings),
+        repr(database_),
+        repr(database_.engine),
+    ):
         assert wrong not in shown and SPECIAL not in shown
 
 

@@ -6,6 +6,7 @@ threads; `submit_with_session` opens a fresh unit of work in the worker thread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import ParamSpec, TypeVar
@@ -17,7 +18,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _in_own_unit(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+def _in_own_unit(call: Callable[[], R]) -> R:
     from studyhall.database.setup import DatabaseManager
 
     if has_active_session():
@@ -26,7 +27,7 @@ def _in_own_unit(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
             "between threads. Use a plain ThreadPoolExecutor with submit_with_session."
         )
     with DatabaseManager.get_session(propagation="requires_new"):
-        return fn(*args, **kwargs)
+        return call()
 
 
 def submit_with_session(
@@ -38,4 +39,4 @@ def submit_with_session(
     the result or the exception. Pass ids, not ORM objects: objects belong to the
     caller's session.
     """
-    return executor.submit(_in_own_unit, fn, *args, **kwargs)
+    return executor.submit(_in_own_unit, functools.partial(fn, *args, **kwargs))

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from studyhall.database.errors import StudyhallError, NotAvailableError
+from studyhall.database.errors import NotAvailableError, StudyhallError
 from studyhall.database.setup import DatabaseManager
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -144,7 +144,14 @@ def load_settings(
         )
     if source == "embedded":
         _announce_embedded(url)
-    return DatabaseSettings(url=url, source=source, **pool)
+    return DatabaseSettings(
+        url=url,
+        source=source,
+        pool_size=int(pool["pool_size"]),
+        max_overflow=int(pool["max_overflow"]),
+        pool_timeout=float(pool["pool_timeout"]),
+        connect_timeout=int(pool["connect_timeout"]),
+    )
 
 
 def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, float]:
@@ -163,7 +170,9 @@ def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, flo
             problems.append(f"{name}={raw!r} is not {kind}; use {kind} from {low:g} to {high:g}.")
             continue
         if not low <= number <= high:
-            problems.append(f"{name}={raw!r} is out of range; use a value from {low:g} to {high:g}.")
+            problems.append(
+                f"{name}={raw!r} is out of range; use a value from {low:g} to {high:g}."
+            )
             continue
         values[key] = number
     return values

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from studyhall.database.errors import ConfigurationError
 from studyhall.database.retry import backoff_delay, is_retryable
 from studyhall.database.session_context import _current_session
 from studyhall.database.unit_of_work import Propagation, UnitOfWork, check_propagation, fail_joined
-from studyhall.database.errors import ConfigurationError
 from studyhall.utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -120,7 +120,10 @@ def _run_with_retries(
             delay = backoff_delay(attempt)
             log.warning(
                 "Retrying %s (attempt %d of %d) in %.3f s after %s",
-                getattr(func, "__qualname__", func), attempt + 1, retries + 1, delay,
+                getattr(func, "__qualname__", func),
+                attempt + 1,
+                retries + 1,
+                delay,
                 type(getattr(exc, "orig", exc)).__name__,
             )
             time.sleep(delay)

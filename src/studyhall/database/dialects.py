@@ -38,11 +38,17 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
     if settings.backend == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
         if settings.database not in (None, "", ":memory:"):
-            options.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow,
-                           pool_timeout=settings.pool_timeout)
+            options.update(
+                pool_size=settings.pool_size,
+                max_overflow=settings.max_overflow,
+                pool_timeout=settings.pool_timeout,
+            )
         return options
-    options.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow,
-                   pool_timeout=settings.pool_timeout)
+    options.update(
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+    )
     if settings.is_mysql:
         options["connect_args"] = {
             "charset": "utf8mb4",
@@ -120,8 +126,8 @@ def _install_mysql(engine: Engine, connect_timeout: int) -> None:
 
         return wrapper
 
-    dialect.do_commit = clean_after(dialect.do_commit)  # type: ignore[method-assign]
-    dialect.do_rollback = clean_after(dialect.do_rollback)  # type: ignore[method-assign]
+    dialect.do_commit = clean_after(dialect.do_commit)  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = clean_after(dialect.do_rollback)  # type: ignore[method-assign,assignment]
 
     @event.listens_for(engine, "checkout")
     def _dirty_on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
@@ -204,7 +210,7 @@ def ensure_database(settings: DatabaseSettings) -> bool:
                         "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
                     )
                 else:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+                    conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'")
             except DBAPIError:
                 # Another process created it between our check and our CREATE.
                 if _database_exists(conn, settings, name):

@@ -7,8 +7,8 @@ import threading
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from studyhall.database.errors import CrossThreadSessionError, ReadOnlyTransactionError
 
@@ -62,5 +62,7 @@ def _check_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 @event.listens_for(StudyhallSession, "after_begin")
-def _check_begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+def _check_begin(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
     _owner_checked(session)

@@ -11,7 +11,11 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
-from studyhall.database.errors import NoActiveSessionError, SessionError, TransactionRolledBackError
+from studyhall.database.errors import (
+    NoActiveSessionError,
+    SessionError,
+    TransactionRolledBackError,
+)
 
 _current_session: ContextVar[Session | None] = ContextVar("studyhall.session", default=None)
 

@@ -18,7 +18,11 @@ from studyhall.database.config import DatabaseSettings, load_settings
 from studyhall.database.connectivity import unavailable_error
 from studyhall.database.dialects import ensure_database, foreign_key_checks_off
 from studyhall.database.engine import Database
-from studyhall.database.errors import DatabaseUnavailableError, StudyhallError, UnsafeOperationError
+from studyhall.database.errors import (
+    DatabaseUnavailableError,
+    StudyhallError,
+    UnsafeOperationError,
+)
 from studyhall.database.unit_of_work import Propagation, UnitOfWork
 from studyhall.utils.logger import get_logger
 

@@ -27,8 +27,8 @@ from studyhall.database.errors import (
 )
 from studyhall.database.session import READ_ONLY
 from studyhall.database.session_context import (
-    _current_session,
     SessionContext,
+    _current_session,
     mark_rollback_only,
 )
 
@@ -69,8 +69,14 @@ class UnitOfWork:
     """Context manager yielding the session of a unit of work; see the module docstring."""
 
     __slots__ = (
-        "session_factory", "propagation", "read_only", "isolation_level",
-        "_mode", "_session", "_context", "_scope",
+        "session_factory",
+        "propagation",
+        "read_only",
+        "isolation_level",
+        "_mode",
+        "_session",
+        "_context",
+        "_scope",
     )
 
     def __init__(
