@@ -258,7 +258,12 @@ def foreign_key_checks_off(connection: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        try:
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        except BaseException:
+            # The checks could not be restored: this connection must never be reused.
+            connection.invalidate()
+            raise
 
 
 def server_version(connection: Connection) -> str:
