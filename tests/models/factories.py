@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from werkzeug.security import generate_password_hash
+
 from studyhall.models import (
     AgentType,
     AIAgent,
@@ -29,10 +31,15 @@ class World:
     students: list[Student] = field(default_factory=list)
 
 
+# scrypt is slow on purpose (about 0.1 s a hash); the factories share one cheap hash.
+PASSWORD = "secret"
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+
+
 def make_student(number: int, **fields: object) -> Student:
     return Student.create(
         email=f"Student{number}@Example.org ",
-        password=f"secret-{number}",
+        password_hash=PASSWORD_HASH,
         first_name=f"Student{number}",
         last_name="Test",
         **fields,

@@ -6,14 +6,16 @@ import pytest
 
 from studyhall.database import DatabaseManager
 from studyhall.models import Course, InvalidFilterError, Parent, Student, User
-from tests.models.factories import make_student, make_world
+from tests.models.factories import PASSWORD_HASH, make_student, make_world
 
 
-def test_get_by_equality_null_and_in(tables):
+def test_get_by_equality_null_and_in(rolled_back):
     with DatabaseManager.get_session():
         world = make_world(students=3)
         ids = [s.id for s in world.students]
-        Parent.create(email="p@example.org", password="x", first_name="P", last_name="Q")
+        Parent.create(
+            email="p@example.org", password_hash=PASSWORD_HASH, first_name="P", last_name="Q"
+        )
 
     with DatabaseManager.get_session():
         assert [s.id for s in Student.get_by()] == ids
@@ -30,9 +32,11 @@ def test_get_by_equality_null_and_in(tables):
         assert Course.get(world.course.id).name == "Algebra 1"
 
 
-def test_subclass_helpers_see_only_their_role(tables):
+def test_subclass_helpers_see_only_their_role(rolled_back):
     with DatabaseManager.get_session():
-        parent = Parent.create(email="p@example.org", password="x", first_name="P", last_name="Q")
+        parent = Parent.create(
+            email="p@example.org", password_hash=PASSWORD_HASH, first_name="P", last_name="Q"
+        )
         parent_id = parent.id
     with DatabaseManager.get_session():
         assert Student.get(parent_id) is None
@@ -65,9 +69,10 @@ def test_filters_refuse_non_public_columns_before_sql(filters, message, helper):
     assert "password_hash," not in text.split("Use only these fields: ")[1]
 
 
-def test_password_is_hashed_and_email_normalized(tables):
+def test_password_is_hashed_and_email_normalized(rolled_back):
     with DatabaseManager.get_session():
         student = make_student(7)
+        student.set_password("secret-7")
         assert student.email == "student7@example.org"
         assert "secret-7" not in student.password_hash
         assert student.check_password("secret-7")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from studyhall.models.base import Base
+from studyhall.models.base import Base, TimestampMixin
 from studyhall.models.types import StrEnumType, enum_check, utcnow
 
 if TYPE_CHECKING:
@@ -44,8 +44,10 @@ class MessageRole(StrEnum):
     TEACHER = "teacher"
 
 
-class StudySession(Base):
+class StudySession(TimestampMixin, Base):
     """A study session (polymorphic on `kind`); create a kind, e.g. HomeHoursStudySession.
+
+    `updated_at` changes with every status change, message and evaluation.
 
     ON DELETE RESTRICT towards the student, the learning unit and the Teacher agent: a
     session is part of the student's record. Its messages and evaluation go with it.
@@ -84,7 +86,6 @@ class StudySession(Base):
     )
     # The one-active-session decider; see the module docstring.
     active_student_id: Mapped[int | None] = mapped_column(unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     duration_seconds: Mapped[int | None]

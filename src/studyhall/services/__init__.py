@@ -1,0 +1,1 @@
+"""Business operations on the model, run in the current unit of work."""

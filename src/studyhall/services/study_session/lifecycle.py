@@ -1,0 +1,267 @@
+"""The lifecycle of a home-hours study session, in the current unit of work.
+
+    planned --start--> active --end--> completed --evaluate--> (evaluation)
+       |                 |
+       +----cancel-------+--> cancelled
+
+Every status change is one guarded UPDATE (`... WHERE id = :id AND status IN (...)`):
+the database decides between concurrent callers, so no change is ever lost under
+MariaDB's REPEATABLE READ, and a change made by someone else in between turns into
+InvalidTransitionError instead of being overwritten. The UPDATE is the first statement
+of each operation, so on SQLite it takes the write lock before reading anything (a read
+first would pin a snapshot that a concurrent writer makes stale: "database is locked").
+The one-active-session invariant is the UNIQUE `active_student_id` (see
+`studyhall.models.study_session`); its IntegrityError becomes ActiveSessionExistsError.
+
+Each function joins the active unit of work or opens its own (`@with_db_session`); an
+error rolls the unit of work back, so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from studyhall.database.decorators import with_db_session
+from studyhall.database.session_context import get_current_session
+from studyhall.models import (
+    AgentType,
+    AIAgent,
+    Enrollment,
+    EnrollmentStatus,
+    Evaluation,
+    HomeHoursStudySession,
+    LearningUnit,
+    MessageRole,
+    SessionStatus,
+    Student,
+    StudyMessage,
+    StudySession,
+)
+from studyhall.models.evaluation import MAX_SCORE, MIN_SCORE
+from studyhall.models.types import utcnow
+from studyhall.services.errors import (
+    ActiveSessionExistsError,
+    AlreadyEvaluatedError,
+    InvalidArgumentError,
+    InvalidTransitionError,
+    NotEnrolledError,
+    NotFoundError,
+)
+
+M = TypeVar("M")
+E = TypeVar("E", bound=StrEnum)
+
+PLANNED, ACTIVE = SessionStatus.PLANNED, SessionStatus.ACTIVE
+
+
+@with_db_session
+def create_home_study_session(
+    student_id: int, learning_unit_id: int, teacher_agent_id: int | None = None
+) -> HomeHoursStudySession:
+    """Plan a home-hours session of a student on a learning unit, with a Teacher agent.
+
+    Without `teacher_agent_id`, the active Teacher agent with the lowest id is used. The
+    student must be active and actively enrolled in the unit's course.
+    """
+    session = get_current_session()
+    student = _require(session, Student, student_id, "student")
+    if not student.is_active:
+        raise InvalidArgumentError(
+            f"Student {student_id} is deactivated; reactivate the account before planning "
+            "a study session."
+        )
+    unit = _require(session, LearningUnit, learning_unit_id, "learning unit")
+    if not Enrollment.exists(
+        student_id=student_id, course_id=unit.course_id, status=EnrollmentStatus.ACTIVE
+    ):
+        raise NotEnrolledError(
+            f"Student {student_id} is not actively enrolled in course {unit.course_id}, "
+            f"which learning unit {learning_unit_id} belongs to. Enroll the student first."
+        )
+    teacher = _agent(session, AgentType.TEACHER, teacher_agent_id)
+    return HomeHoursStudySession.create(
+        student_id=student_id,
+        learning_unit_id=learning_unit_id,
+        teacher_agent_id=teacher.id,
+        status=PLANNED,
+    )
+
+
+@with_db_session
+def start(session_id: int) -> StudySession:
+    """Make a planned session active. Raises ActiveSessionExistsError when the student
+    already has an active session."""
+    try:
+        return _transition(
+            session_id, "start", (PLANNED,),
+            status=ACTIVE, active_student_id=StudySession.student_id, started_at=utcnow(),
+        )
+    except IntegrityError as exc:
+        # Only the one-active-session constraint can fail: the other values are fixed.
+        if "active_student_id" not in str(exc.orig):
+            raise
+        raise ActiveSessionExistsError(
+            f"Study session {session_id} cannot start: its student already has an active "
+            "study session. End or cancel that one first."
+        ) from exc
+
+
+@with_db_session
+def add_message(session_id: int, role: MessageRole | str, content: str) -> StudyMessage:
+    """Record a message of the student or the Teacher agent in an active session."""
+    message_role = _parse(MessageRole, role, "role")
+    text = content.strip() if isinstance(content, str) else ""
+    if not text:
+        raise InvalidArgumentError("The message is empty; send some text.")
+    # The guarded UPDATE also locks the session row, so `end` cannot slip in between.
+    now = utcnow()
+    _transition(session_id, "add a message to", (ACTIVE,), updated_at=now)
+    return StudyMessage.create(
+        study_session_id=session_id, role=message_role, content=text, sent_at=now
+    )
+
+
+@with_db_session
+def end(session_id: int) -> StudySession:
+    """Complete an active session, recording when it ended and how long it lasted."""
+    return _finish(session_id, "end", (ACTIVE,), SessionStatus.COMPLETED)
+
+
+@with_db_session
+def cancel(session_id: int) -> StudySession:
+    """Cancel a planned or active session; an active one records its duration."""
+    return _finish(session_id, "cancel", (PLANNED, ACTIVE), SessionStatus.CANCELLED)
+
+
+@with_db_session
+def evaluate_study_session(
+    session_id: int, evaluator_agent_id: int, score: int, feedback: str
+) -> Evaluation:
+    """Record the Evaluator agent's score (0 to 100) and feedback of a completed session."""
+    if isinstance(score, bool) or not isinstance(score, int):
+        raise InvalidArgumentError(
+            f"The score must be a whole number from {MIN_SCORE} to {MAX_SCORE}, "
+            f"not {score!r}."
+        )
+    if not MIN_SCORE <= score <= MAX_SCORE:
+        raise InvalidArgumentError(
+            f"The score {score} is out of range; give a score from {MIN_SCORE} to {MAX_SCORE}."
+        )
+    if not isinstance(feedback, str) or not feedback.strip():
+        raise InvalidArgumentError("The feedback is empty; say why the session got its score.")
+    # Locks the session row: concurrent evaluations of one session queue up here.
+    _transition(session_id, "evaluate", (SessionStatus.COMPLETED,))
+    evaluator = _agent(get_current_session(), AgentType.EVALUATOR, evaluator_agent_id)
+    if Evaluation.exists(study_session_id=session_id):
+        raise _already_evaluated(session_id)
+    try:
+        return Evaluation.create(
+            study_session_id=session_id,
+            evaluator_agent_id=evaluator.id,
+            score=score,
+            feedback=feedback.strip(),
+        )
+    except IntegrityError as exc:
+        # Another evaluation of this session committed after our check.
+        raise _already_evaluated(session_id) from exc
+
+
+def _already_evaluated(session_id: int) -> AlreadyEvaluatedError:
+    return AlreadyEvaluatedError(
+        f"Study session {session_id} is already evaluated; a session has one evaluation. "
+        "Read the existing one instead."
+    )
+
+
+def _finish(
+    session_id: int, verb: str, allowed: Collection[SessionStatus], status: SessionStatus
+) -> StudySession:
+    ended = utcnow()
+    study_session = _transition(
+        session_id, verb, allowed, status=status, active_student_id=None, ended_at=ended
+    )
+    if study_session.started_at is not None:
+        elapsed = ended - study_session.started_at
+        study_session.duration_seconds = max(0, round(elapsed.total_seconds()))
+        get_current_session().flush([study_session])
+    return study_session
+
+
+def _transition(
+    session_id: int, verb: str, allowed: Collection[SessionStatus], **values: Any
+) -> StudySession:
+    """Apply `values` to the session if its status is in `allowed`; return it fresh.
+
+    `updated_at` is set too (its onupdate), so even an empty `values` writes and locks.
+    """
+    session = get_current_session()
+    result = session.execute(
+        update(StudySession)
+        .where(StudySession.id == session_id, StudySession.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    current = session.get(StudySession, session_id, populate_existing=True)
+    if current is None:
+        raise _not_found("study session", session_id)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        wanted = " or ".join(status.value for status in allowed)
+        raise InvalidTransitionError(
+            f"Cannot {verb} study session {session_id}: it is {current.status.value}, and "
+            f"only {wanted} sessions allow that."
+        )
+    return current
+
+
+def _agent(session: Session, agent_type: AgentType, agent_id: int | None) -> AIAgent:
+    """The given active agent of `agent_type`, or (no id) the first active one."""
+    label = f"{agent_type.value.capitalize()} agent"
+    if agent_id is None:
+        agent = AIAgent.get_by(agent_type=agent_type, is_active=True, first=True)
+        if agent is None:
+            raise NotFoundError(
+                f"No active {label} exists. Create one, or pass the id of the agent to use."
+            )
+        return agent
+    agent = _require(session, AIAgent, agent_id, label)
+    if agent.agent_type != agent_type or not agent.is_active:
+        state = "inactive" if agent.is_active is False else agent.agent_type.value
+        raise InvalidArgumentError(
+            f"AI agent {agent_id} is not an active {label} (it is {state}); pass the id "
+            f"of an active {label}."
+        )
+    return agent
+
+
+def _require(session: Session, model: type[M], ident: int, label: str) -> M:
+    row = session.get(model, ident)
+    if row is None:
+        raise _not_found(label, ident)
+    return row
+
+
+def _not_found(label: str, ident: int) -> NotFoundError:
+    return NotFoundError(f"No {label} has id {ident}; check the id.")
+
+
+def _parse(enum_class: type[E], value: object, name: str) -> E:
+    if isinstance(value, str) and value in enum_class._value2member_map_:
+        return enum_class(value)
+    choices = ", ".join(member.value for member in enum_class)
+    raise InvalidArgumentError(f"The {name} {value!r} is not valid; use one of: {choices}.")
+
+
+__all__ = [
+    "add_message",
+    "cancel",
+    "create_home_study_session",
+    "end",
+    "evaluate_study_session",
+    "start",
+]
