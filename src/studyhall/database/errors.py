@@ -49,3 +49,11 @@ class ReadOnlyTransactionError(SessionError):
 
 class NotAvailableError(StudyhallError):
     """Raised by a feature that is declared but not built in this version."""
+
+
+class SchemaError(StudyhallError):
+    """Raised when tables studyhall needs do not exist in the database."""
+
+
+class DataConflictError(StudyhallError):
+    """Raised when loading rows would mix them into existing data they do not belong to."""

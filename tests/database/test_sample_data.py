@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from studyhall.database import DatabaseManager, sample_data
+from studyhall.database.errors import DataConflictError, SchemaError
+from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
+from studyhall.models import (
+    AIAgent,
+    Base,
+    Course,
+    Enrollment,
+    Evaluation,
+    LearningUnit,
+    Parent,
+    QAResource,
+    School,
+    SchoolClass,
+    StudyMessage,
+    StudySession,
+    Subject,
+    User,
+)
+
+
+def dump(database, *, skip=("password_hash",)):
+    """Every row of every table, ordered by primary key (the salted hash left out)."""
+    with database.engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(v for k, v in row._mapping.items() if k not in skip)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def counts(database):
+    return {name: len(rows) for name, rows in dump(database).items()}
+
+
+def test_scale_1_has_the_promised_content(tables):
+    summary = DatabaseManager.populate_sample_data()
+    assert summary.loaded and summary.scale == 1
+    assert dict(summary.rows) == planned_rows(1) == counts(tables)
+    with DatabaseManager.get_session() as s:
+        assert s.scalar(select(func.count()).select_from(School)) == 2
+        per_school = Counter(s.scalars(select(SchoolClass.school_id)))
+        assert sorted(per_school.values()) == [2, 2]
+        roles = Counter(s.scalars(select(User.role)))
+        assert roles == {"student": 24, "parent": 12, "manager": 2}
+        assert s.scalar(select(func.count()).select_from(Subject)) == 4
+        courses = s.scalars(select(Course)).all()
+        assert len(courses) == 6
+        for course in courses:
+            assert [u.position for u in course.get_units()] == [1, 2, 3, 4, 5]
+        for unit in s.scalars(select(LearningUnit)):
+            (assessment,) = unit.assessments
+            assert 3 <= len(assessment.questions) <= 5
+            assert all(sum(c.is_correct for c in q.choices) == 1 for q in assessment.questions)
+            assert len(unit.qa_resources) == 3
+        for parent in s.scalars(select(Parent)):
+            children = parent.get_children()
+            assert len(children) == 2
+            assert {c.last_name for c in children} == {parent.last_name}
+        per_student = Counter(s.scalars(select(Enrollment.student_id)))
+        assert len(per_student) == 24 and set(per_student.values()) == {3}
+        assert sorted(s.scalars(select(AIAgent.agent_type))) == ["evaluator", "teacher"]
+        statuses = Counter(s.scalars(select(StudySession.status)))
+        assert set(statuses) == {"planned", "active", "completed", "cancelled"}
+        assert sum(statuses.values()) == 20
+        evaluated = set(s.scalars(select(Evaluation.study_session_id)))
+        completed = set(
+            s.scalars(select(StudySession.id).where(StudySession.status == "completed"))
+        )
+        assert evaluated == completed
+        assert s.scalar(select(func.count()).select_from(StudyMessage)) > 100
+
+
+def test_enrollments_and_sessions_are_consistent(tables):
+    DatabaseManager.populate_sample_data()
+    with DatabaseManager.get_session() as s:
+        for session in s.scalars(select(StudySession)):
+            # Each session is on a unit of a course its student is enrolled in.
+            enrolled = {e.course_id for e in session.student.enrollments}
+            assert session.learning_unit.course_id in enrolled
+            if session.status == "completed":
+                assert session.started_at < session.ended_at
+                assert all(
+                    session.started_at < m.sent_at <= session.ended_at for m in session.messages
+                )
+            if session.status == "planned":
+                assert session.messages == [] and session.started_at is None
+
+
+def test_two_loads_give_identical_rows(tables):
+    DatabaseManager.populate_sample_data()
+    first = dump(tables)
+    summary = DatabaseManager.populate_sample_data(clear_existing=True)
+    assert summary.loaded and sum(summary.deleted.values()) == sum(map(len, first.values()))
+    assert dump(tables) == first
+
+
+def test_second_load_changes_nothing_and_says_so(tables):
+    DatabaseManager.populate_sample_data()
+    before = dump(tables, skip=())
+    summary = DatabaseManager.populate_sample_data(scale=2)
+    assert not summary.loaded and summary.total_rows == 0
+    assert "already loaded: nothing changed" in str(summary)
+    assert dump(tables, skip=()) == before
+
+
+def test_clear_existing_replaces_other_rows(tables):
+    with DatabaseManager.get_session():
+        School.create(name="Somebody's own school")
+    summary = DatabaseManager.populate_sample_data(clear_existing=True)
+    assert summary.deleted["schools"] == 1
+    with DatabaseManager.get_session():
+        assert not School.exists(name="Somebody's own school")
+    assert counts(tables) == planned_rows(1)
+
+
+def test_refuses_to_mix_into_other_data(tables):
+    with DatabaseManager.get_session():
+        School.create(name="Somebody's own school")
+    before = dump(tables)
+    with pytest.raises(DataConflictError, match=r"not the sample data \(in schools\).*--clear"):
+        DatabaseManager.populate_sample_data()
+    assert dump(tables) == before
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["empty", "reload"])
+def test_a_failure_midway_leaves_the_database_as_it_was(tables, monkeypatch, preload):
+    if preload:
+        DatabaseManager.populate_sample_data()
+    before = dump(tables, skip=())
+    real = sample_data._insert_batch
+
+    def failing(conn, table, chunk):
+        if table.name == "study_messages":
+            raise RuntimeError("injected failure")
+        real(conn, table, chunk)
+
+    monkeypatch.setattr(sample_data, "_insert_batch", failing)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        DatabaseManager.populate_sample_data(clear_existing=True)
+    assert dump(tables, skip=()) == before
+
+
+def test_no_password_is_stored_in_plain_text(tables):
+    DatabaseManager.populate_sample_data()
+    rows = dump(tables, skip=())
+    assert not [v for t in rows.values() for r in t for v in r if DEMO_PASSWORD in str(v)]
+    with DatabaseManager.get_session() as s:
+        hashes = set(s.scalars(select(User.password_hash)))
+        assert len(hashes) == 1  # hashed once per load
+        for email in sample_data.DEMO_LOGINS:
+            user = User.get_by_email(email)
+            assert user is not None and user.check_password(DEMO_PASSWORD)
+            assert not user.check_password("wrong")
+
+
+def test_scale_multiplies_the_people_and_their_activity(tables):
+    seen = []
+    summary = sample_data.populate(tables, scale=3, batch_size=50, progress=seen.append)
+    one = planned_rows(1)
+    assert dict(summary.rows) == planned_rows(3) == counts(tables)
+    for name in ("users", "parent_students", "enrollments", "study_sessions", "evaluations"):
+        grows = summary.rows[name] - (2 if name == "users" else 0)
+        assert grows == 3 * (one[name] - (2 if name == "users" else 0))
+    assert summary.rows["schools"] == one["schools"]
+    assert max(seen) == 50 and sum(seen) == summary.total_rows
+
+
+def test_the_application_can_insert_after_seeding(tables):
+    DatabaseManager.populate_sample_data()
+    with DatabaseManager.get_session():
+        school = School.create(name="A new school")
+        subject = Subject.create(name="Art")
+        qa_unit = LearningUnit.get(1)
+        resource = QAResource.create(learning_unit_id=qa_unit.id, question="Q?", answer="A.")
+    assert (school.id, subject.id, resource.id) == (3, 5, 91)
+
+
+def test_without_tables_it_says_how_to_create_them(database):
+    with pytest.raises(SchemaError, match="studyhall-db init"):
+        DatabaseManager.populate_sample_data()
+
+
+@pytest.mark.parametrize("scale", [0, -1, 1.5, True, "2"])
+def test_bad_scale_is_refused_before_touching_the_database(scale):
+    with pytest.raises(ValueError, match="whole number of at least 1"):
+        planned_rows(scale)
+
+
+def test_summary_reads_well():
+    summary = sample_data.SampleDataSummary(
+        scale=2, loaded=True, rows={"schools": 2, "users": 74}, deleted={"users": 3}, seconds=0.5
+    )
+    text = str(summary)
+    assert text.startswith(
+        "Loaded the sample data at scale 2: 76 rows in 0.50 s, after deleting 3"
+    )
+    assert "  users           74" in text and "student1@example.edu" in text
+    assert DEMO_PASSWORD not in text
+
+
+FINGERPRINT = """
+import hashlib
+from studyhall.database.sample_rows import TABLES, Blueprint
+bp = Blueprint(2, "hash")
+print(hashlib.sha256(repr([list(make(bp)) for _, make in TABLES]).encode()).hexdigest())
+"""
+
+
+def test_rows_are_the_same_in_every_process():
+    # The rows depend on the scale alone: not on the clock, nor on the hash seed.
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", FINGERPRINT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
