@@ -1,0 +1,160 @@
+"""Login and logout, and the decorators that guard every other page.
+
+The session cookie holds only the user's id, role and display name, signed with
+SECRET_KEY; the password is checked against its hash on the server.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
+
+from studyhall.app.csrf import rotate_csrf_token
+from studyhall.database import with_db_session
+from studyhall.models import User, UserRole
+from studyhall.models.types import utcnow
+
+P = ParamSpec("P")
+R = TypeVar("R")
+U = TypeVar("U", bound=User)
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "Wrong e-mail address or password."
+HOME_BY_ROLE = {
+    UserRole.STUDENT: "student.my_courses",
+    UserRole.PARENT: "family.overview",
+    UserRole.MANAGER: "school.overview",
+}
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What the session cookie remembers about the signed-in user."""
+
+    user_id: int
+    role: UserRole
+    name: str
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash("studyhall-dummy-password")
+
+
+@with_db_session
+def authenticate(email: str, password: str) -> SignedIn | None:
+    """The user with this e-mail and password when active, else None; records the login."""
+    user = User.get_by_email(email) if email.strip() else None
+    if user is None:
+        # Hash anyway, so the response time does not tell which e-mail addresses exist.
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    return SignedIn(user.id, user.role, user.full_name)
+
+
+def signed_in() -> SignedIn | None:
+    """The signed-in user from the session cookie, or None."""
+    try:
+        return SignedIn(int(session["user_id"]), UserRole(session["role"]), session["name"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Send anonymous visitors to the login page, and back here after they sign in."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        if signed_in() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def role_required(role: UserRole) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """`login_required`, and 403 for a signed-in user of another role."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            user = signed_in()
+            if user is None or user.role != role:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorate
+
+
+def current_user(model: type[U]) -> U:
+    """The signed-in user's row, as `model`. Requires an active session and a login.
+
+    A user deleted or deactivated since signing in is signed out.
+    """
+    user = signed_in()
+    row = model.get(user.user_id) if user is not None else None
+    if row is None or not row.is_active:
+        session.clear()
+        abort(redirect(url_for("auth.login")))
+    return row
+
+
+def _safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site (never another host), else None."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc or "\\" in target else target
+
+
+@bp.get("/")
+def home() -> Response:
+    user = signed_in()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(HOME_BY_ROLE[user.role]))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("login.html", email="")
+    email = request.form.get("email", "")
+    user = authenticate(email, request.form.get("password", ""))
+    if user is None:
+        flash(LOGIN_FAILED, "error")
+        return render_template("login.html", email=email), 401
+    # A fresh session on login: nothing from before (e.g. a planted token) survives.
+    session.clear()
+    rotate_csrf_token()
+    session.update(user_id=user.user_id, role=user.role.value, name=user.name)
+    return redirect(_safe_next(request.args.get("next")) or url_for(HOME_BY_ROLE[user.role]))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,115 @@
+"""Web-app settings: `SECRET_KEY`, `STUDYHALL_ENV` and the server's thread count.
+
+Read through `studyhall.database.config.read_environment()`, the one reader of the
+environment, into one frozen object. Outside production a missing secret is replaced by
+a random one (sessions then end when the process does); in production an unsafe secret
+stops the app from starting.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from studyhall.database.config import read_environment
+from studyhall.database.errors import ConfigurationError
+from studyhall.utils.logger import get_logger
+
+log = get_logger(__name__)
+
+PRODUCTION = "production"
+MIN_SECRET_LENGTH = 32
+# Values copied from tutorials and templates: anyone can sign a session with them.
+KNOWN_DEFAULTS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "default",
+        "dev",
+        "development",
+        "insecure",
+        "key",
+        "please-change-me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "supersecret",
+        "test",
+        "your-secret-key",
+        "your_secret_key",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The resolved web-app settings. Its repr never shows the secret."""
+
+    secret_key: str
+    environment: str = "development"
+    # Threads of the WSGI server: the connection pool is sized to at least this many.
+    threads: int | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == PRODUCTION
+
+    def __repr__(self) -> str:
+        return f"AppSettings(environment={self.environment!r}, threads={self.threads})"
+
+
+def check_secret_key(secret_key: str | None, environment: str) -> str:
+    """Return a usable secret key; in production refuse a missing, default or short one."""
+    key = (secret_key or "").strip()
+    if environment != PRODUCTION:
+        if not key:
+            log.warning(
+                "SECRET_KEY is not set: using a random key for this process, so sessions end "
+                "when it stops. Set SECRET_KEY (e.g. `python -c 'import secrets; "
+                "print(secrets.token_hex(32))'`) to keep them."
+            )
+            return secrets.token_hex(32)
+        return key
+    if not key:
+        problem = "SECRET_KEY is not set"
+    elif key.lower() in KNOWN_DEFAULTS:
+        problem = "SECRET_KEY is a well-known default value"
+    elif len(key) < MIN_SECRET_LENGTH:
+        problem = f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters"
+    else:
+        return key
+    raise ConfigurationError(
+        f"{problem}, which is unsafe with STUDYHALL_ENV=production: anyone could forge a "
+        "login. Set SECRET_KEY to a long random value, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+    )
+
+
+def load_app_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> AppSettings:
+    """Resolve the settings from `environ` (default: environment and `.env`) and `overrides`.
+
+    `overrides` are Flask config keys given to `create_app` (`SECRET_KEY`, `STUDYHALL_ENV`,
+    `STUDYHALL_THREADS`); they win over the environment. Raises ConfigurationError.
+    """
+    env = dict(read_environment() if environ is None else environ)
+    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    environment = env.get("STUDYHALL_ENV", "").strip().lower() or "development"
+    raw_threads = env.get("STUDYHALL_THREADS", "").strip()
+    threads: int | None = None
+    if raw_threads:
+        if not raw_threads.isdigit() or not 1 <= int(raw_threads) <= 1000:
+            raise ConfigurationError(
+                f"STUDYHALL_THREADS={raw_threads!r} is not a thread count; use 1 to 1000."
+            )
+        threads = int(raw_threads)
+    return AppSettings(
+        secret_key=check_secret_key(env.get("SECRET_KEY"), environment),
+        environment=environment,
+        threads=threads,
+    )

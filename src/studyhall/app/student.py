@@ -1,0 +1,151 @@
+"""The student's pages: courses, a course's units, study sessions and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from studyhall.app.access import enrolled_course, enrolled_unit, own_study_session
+from studyhall.app.auth import current_user, role_required
+from studyhall.database import with_db_session
+from studyhall.models import (
+    Course,
+    Evaluation,
+    LearningUnit,
+    MessageRole,
+    SessionStatus,
+    Student,
+    StudySession,
+    Subject,
+    UserRole,
+)
+from studyhall.services.errors import ServiceError
+from studyhall.services.study_session import lifecycle
+
+bp = Blueprint("student", __name__)
+student_only = role_required(UserRole.STUDENT)
+
+FINISHED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
+
+
+def subject_names(courses: Iterable[Course]) -> dict[int, str]:
+    """Subject id -> name for `courses`, in one query whatever their number."""
+    ids = sorted({course.subject_id for course in courses})
+    return {subject.id: subject.name for subject in Subject.get_by(id=ids)} if ids else {}
+
+
+@bp.get("/my_courses")
+@student_only
+@with_db_session
+def my_courses() -> str:
+    student = current_user(Student)
+    courses = student.get_courses()
+    return render_template("my_courses.html", courses=courses, subjects=subject_names(courses))
+
+
+@bp.get("/courses/<int:course_id>")
+@student_only
+@with_db_session
+def course(course_id: int) -> str:
+    student = current_user(Student)
+    found = enrolled_course(student, course_id)
+    active = student.get_study_sessions(status=SessionStatus.ACTIVE)
+    return render_template(
+        "course.html",
+        course=found,
+        subject=Subject.get(found.subject_id),
+        units=found.get_units(),
+        active=active[0] if active else None,
+    )
+
+
+@bp.post("/courses/<int:course_id>/units/<int:unit_id>/study_sessions")
+@student_only
+def start_study_session(course_id: int, unit_id: int) -> Response:
+    try:
+        session_id = _start(course_id, unit_id)
+    except ServiceError as error:
+        flash(str(error), "error")
+        return redirect(url_for(".course", course_id=course_id))
+    return redirect(url_for(".study_session", session_id=session_id))
+
+
+@with_db_session
+def _start(course_id: int, unit_id: int) -> int:
+    """Plan and start a session in one unit of work: a failed start leaves no plan behind."""
+    student = current_user(Student)
+    unit = enrolled_unit(student, unit_id)
+    if unit.course_id != course_id:
+        abort(404)
+    planned = lifecycle.create_home_study_session(student.id, unit.id)
+    return lifecycle.start(planned.id).id
+
+
+@bp.get("/study_sessions/<int:session_id>")
+@student_only
+@with_db_session
+def study_session(session_id: int) -> str:
+    found = own_study_session(current_user(Student), session_id)
+    unit = found.learning_unit
+    return render_template(
+        "study_session.html",
+        study_session=found,
+        unit=unit,
+        course=unit.course,
+        messages=found.messages,
+        evaluation=found.evaluation,
+    )
+
+
+def _session_action(verb: str, action: Callable[[int], object]) -> Callable[[int], Response]:
+    """A POST view that runs `action` on one of the student's own sessions."""
+
+    @with_db_session
+    def run(session_id: int) -> None:
+        own_study_session(current_user(Student), session_id)
+        action(session_id)
+
+    def view(session_id: int) -> Response:
+        try:
+            run(session_id)
+        except ServiceError as error:
+            flash(str(error), "error")
+        return redirect(url_for(".study_session", session_id=session_id))
+
+    view.__name__ = f"{verb}_study_session"
+    return student_only(view)
+
+
+def _send(session_id: int) -> object:
+    return lifecycle.add_message(session_id, MessageRole.STUDENT, request.form.get("content", ""))
+
+
+bp.post("/study_sessions/<int:session_id>/messages")(_session_action("message", _send))
+bp.post("/study_sessions/<int:session_id>/end")(_session_action("end", lifecycle.end))
+bp.post("/study_sessions/<int:session_id>/cancel")(_session_action("cancel", lifecycle.cancel))
+
+
+@bp.get("/history")
+@student_only
+@with_db_session
+def history() -> str:
+    sessions = current_user(Student).get_study_sessions(status=FINISHED)
+    return render_template("history.html", sessions=sessions, **session_details(sessions))
+
+
+def session_details(sessions: list[StudySession]) -> dict[str, Any]:
+    """Units (with course names) and evaluations of `sessions`, in a constant number of queries."""
+    unit_ids = sorted({s.learning_unit_id for s in sessions})
+    units = {u.id: u for u in LearningUnit.get_by(id=unit_ids)} if unit_ids else {}
+    course_ids = sorted({u.course_id for u in units.values()})
+    courses = {c.id: c for c in Course.get_by(id=course_ids)} if course_ids else {}
+    session_ids = [s.id for s in sessions]
+    evaluations = (
+        {e.study_session_id: e for e in Evaluation.get_by(study_session_id=session_ids)}
+        if session_ids
+        else {}
+    )
+    return {"units": units, "courses": courses, "evaluations": evaluations}

@@ -1,0 +1,72 @@
+"""Web-app settings: SECRET_KEY refused in production when missing, default or short."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from studyhall.app import create_app
+from studyhall.app.config import load_app_settings
+from studyhall.database.errors import ConfigurationError
+
+STRONG = "k" * 16 + "9f3a" * 8
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        (None, "SECRET_KEY is not set"),
+        ("   ", "SECRET_KEY is not set"),
+        ("changeme", "well-known default"),
+        ("Secret", "well-known default"),
+        ("dev", "well-known default"),
+        ("short-but-not-default", "shorter than 32 characters"),
+    ],
+)
+def test_production_refuses_an_unsafe_secret(secret: str | None, problem: str) -> None:
+    env = {"STUDYHALL_ENV": "production"}
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    with pytest.raises(ConfigurationError, match=problem) as raised:
+        load_app_settings(env)
+    assert "token_hex" in str(raised.value)  # says how to make a good one
+
+
+def test_production_accepts_a_long_random_secret() -> None:
+    settings = load_app_settings({"STUDYHALL_ENV": "production", "SECRET_KEY": STRONG})
+    assert settings.is_production and settings.secret_key == STRONG
+    assert STRONG not in repr(settings)
+
+
+def test_development_generates_a_random_secret_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="studyhall"):
+        first, second = load_app_settings({}), load_app_settings({})
+    assert len(first.secret_key) == 64 and first.secret_key != second.secret_key
+    assert "SECRET_KEY is not set" in caplog.text
+
+
+def test_the_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDYHALL_ENV", "production")
+    with pytest.raises(ConfigurationError, match="not set"):
+        create_app()
+    Path(".env").write_text(f"SECRET_KEY={STRONG}\n")
+    app = create_app()  # the embedded SQLite database in the test's folder
+    assert app.config["SECRET_KEY"] == STRONG
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("threads", ["0", "many", "-3"])
+def test_a_bad_thread_count_is_refused(threads: str) -> None:
+    with pytest.raises(ConfigurationError, match="STUDYHALL_THREADS"):
+        load_app_settings({"STUDYHALL_THREADS": threads})
+
+
+def test_the_pool_is_sized_to_the_server_threads() -> None:
+    from studyhall.database import DatabaseManager
+
+    create_app({"SECRET_KEY": "x", "STUDYHALL_THREADS": 24})
+    assert DatabaseManager.database().settings.pool_size == 24

@@ -1,0 +1,134 @@
+"""Every page and action of the app, on every backend: content, domain errors, error pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from studyhall.database import DatabaseManager
+from studyhall.models import Course, Enrollment, School, SessionStatus, StudySession, Subject, User
+from tests.app.support import World, login, post, user_email
+
+
+def start(client: FlaskClient, world: World, unit: int = 0) -> str:
+    """Start a session on an Algebra unit; return the study-session page's path."""
+    path = f"/courses/{world.algebra}/units/{world.algebra_units[unit]}/study_sessions"
+    response = post(client, path)
+    assert response.status_code == 302
+    assert re.fullmatch(r"/study_sessions/\d+", response.location)
+    return response.location
+
+
+def test_a_study_session_from_start_to_end(client: FlaskClient, world: World) -> None:
+    login(client, "alice")
+    course = client.get(f"/courses/{world.algebra}").get_data(as_text=True)
+    assert "Equations part 2" in course and "Start study session" in course
+    page = start(client, world, unit=1)
+    assert "active" in client.get(page).get_data(as_text=True)
+    assert "Continue it" in client.get(f"/courses/{world.algebra}").get_data(as_text=True)
+
+    shown = post(client, f"{page}/messages", follow=True, content="What is x if 2x = 6?")
+    assert "What is x if 2x = 6?" in shown.get_data(as_text=True)
+
+    ended = post(client, f"{page}/end", follow=True).get_data(as_text=True)
+    assert "completed" in ended and "End session" not in ended
+    history = client.get("/history").get_data(as_text=True)
+    assert "Equations part 2" in history and "completed" in history
+
+
+def test_cancel_a_session(client: FlaskClient, world: World) -> None:
+    login(client, "alice")
+    page = start(client, world)
+    cancelled = post(client, f"{page}/cancel", follow=True).get_data(as_text=True)
+    assert "cancelled" in cancelled and "Cancel session" not in cancelled
+
+
+def test_a_second_active_session_is_refused_on_the_page(client: FlaskClient, world: World) -> None:
+    login(client, "alice")
+    start(client, world, unit=0)
+    path = f"/courses/{world.algebra}/units/{world.algebra_units[1]}/study_sessions"
+    response = post(client, path, follow=True)
+    assert response.status_code == 200
+    assert response.request.path == f"/courses/{world.algebra}"
+    assert "already has an active study session" in response.get_data(as_text=True)
+    with DatabaseManager.get_session():
+        # The refused start left nothing behind, not even its planned session.
+        statuses = [s.status for s in StudySession.get_by(learning_unit_id=world.algebra_units[1])]
+        assert SessionStatus.PLANNED not in statuses
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "message"),
+    [
+        ("messages", {"content": "   "}, "The message is empty"),
+        ("end", {}, "Cannot end study session"),
+    ],
+    ids=["empty-message", "end-twice"],
+)
+def test_domain_errors_of_session_actions_are_shown(
+    client: FlaskClient, world: World, action: str, form: dict[str, str], message: str
+) -> None:
+    login(client, "alice")
+    page = start(client, world)
+    if action == "end":
+        post(client, f"{page}/end")
+    response = post(client, f"{page}/{action}", follow=True, **form)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+
+
+def test_unknown_pages_are_404_pages(client: FlaskClient, world: World) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "There is nothing here" in response.get_data(as_text=True)
+
+
+def test_no_traceback_reaches_the_browser(app: Flask, client: FlaskClient) -> None:
+    @app.get("/broken")
+    def broken() -> str:
+        raise RuntimeError("secret internal detail")
+
+    response = client.get("/broken")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in page
+    assert "Traceback" not in page and "secret internal detail" not in page
+
+
+def test_my_courses_costs_the_same_statements_for_many_courses(
+    client: FlaskClient, world: World
+) -> None:
+    login(client, "bob")
+    first = _statements(client, "/my_courses")
+    with DatabaseManager.get_session():
+        bob = User.get_by_email(user_email("bob"))
+        school = School.get_by(first=True)
+        assert bob is not None and school is not None
+        for number in range(20):
+            subject = Subject.create(name=f"Subject {number}")
+            course = Course.create(
+                school=school, subject=subject, name=f"Extra {number}", grade_level=7
+            )
+            Enrollment.create(student_id=bob.id, course=course)
+    page = client.get("/my_courses").get_data(as_text=True)
+    assert "Extra 19" in page
+    assert _statements(client, "/my_courses") == first
+
+
+def _statements(client: FlaskClient, path: str) -> int:
+    engine = DatabaseManager.database().engine
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
