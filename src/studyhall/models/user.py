@@ -16,8 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import Column, ForeignKey, Index, String, Table, and_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from studyhall.database.session_context import get_current_session
@@ -27,6 +27,7 @@ from studyhall.models.enrollment import Enrollment, EnrollmentStatus
 from studyhall.models.types import StrEnumType, enum_check
 
 if TYPE_CHECKING:
+    from studyhall.models.course_overview import StudentCourses
     from studyhall.models.school import School, SchoolClass
     from studyhall.models.study_session import SessionStatus, StudySession
 
@@ -132,6 +133,28 @@ class Student(User):
     enrollments: Mapped[list[Enrollment]] = relationship(
         back_populates="student", order_by=lambda: Enrollment.id, passive_deletes=True
     )
+    # Read-only view for pages: load it for many students at once with `list_with_courses`.
+    courses: Mapped[list[Course]] = relationship(
+        secondary=lambda: Enrollment.__table__,
+        primaryjoin=lambda: and_(
+            User.id == Enrollment.student_id, Enrollment.status == EnrollmentStatus.ACTIVE
+        ),
+        secondaryjoin=lambda: Enrollment.course_id == Course.id,
+        order_by=lambda: (Course.name, Course.id),
+        viewonly=True,
+    )
+
+    @classmethod
+    def list_with_courses(cls, **filters: Any) -> list[Student]:
+        """Students matching `filters` (as in `get_by`) with `courses` loaded: two SELECTs
+        whatever their number. Requires an active session."""
+        query = (
+            select(cls)
+            .where(*cls.filter_criteria(filters))
+            .options(selectinload(cls.courses))
+            .order_by(cls.id)
+        )
+        return list(get_current_session().scalars(query))
 
     def get_courses(self) -> list[Course]:
         """The courses this student is actively enrolled in, by name. Requires a session."""
@@ -145,6 +168,14 @@ class Student(User):
             .order_by(Course.name, Course.id)
         )
         return list(get_current_session().scalars(query))
+
+    @classmethod
+    def courses_overview(cls, **filters: Any) -> list[StudentCourses]:
+        """Students matching `filters` with their active courses, as read-only rows, in one
+        SELECT (see `studyhall.models.course_overview`). Requires an active session."""
+        from studyhall.models.course_overview import student_courses
+
+        return student_courses(**filters)
 
     def get_study_sessions(
         self, status: SessionStatus | Sequence[SessionStatus] | None = None

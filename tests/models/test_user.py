@@ -1,0 +1,116 @@
+"""Users: the Student and Parent domain helpers, and their statement counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from studyhall.database import DatabaseManager
+from studyhall.models import (
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    HomeHoursStudySession,
+    Parent,
+    SessionStatus,
+    Student,
+)
+from tests.models.factories import PASSWORD_HASH, World, make_student, make_world
+from tests.models.statements import selects
+
+
+def enroll_in_more(world: World, courses: int) -> list[int]:
+    """Give every student of `world` `courses` more courses, named so they sort backwards."""
+    extra = [
+        Course.create(school=world.school, subject=world.subject, name=f"Z{9 - n}", grade_level=7)
+        for n in range(courses)
+    ]
+    for student in world.students:
+        for course in extra:
+            Enrollment.create(student=student, course=course)
+    return [course.id for course in reversed(extra)]
+
+
+def test_get_courses_lists_active_enrollments_by_name(rolled_back):
+    with DatabaseManager.get_session():
+        world = make_world(students=1)
+        extra = enroll_in_more(world, 2)
+        dropped = Course.create(school=world.school, subject=world.subject, name="A",
+                                grade_level=7)
+        Enrollment.create(student=world.students[0], course=dropped,
+                          status=EnrollmentStatus.DROPPED)
+        courses = world.students[0].get_courses()
+        assert [c.id for c in courses] == [world.course.id, *extra]
+
+
+@pytest.mark.parametrize("students", [2, 9])
+def test_list_with_courses_costs_two_selects_for_any_number(rolled_back, students):
+    with DatabaseManager.get_session():
+        world = make_world(students=students)
+        extra = enroll_in_more(world, 2)
+    with DatabaseManager.get_session(), selects(rolled_back.engine) as seen:
+        listed = Student.list_with_courses()
+        pages = [(s.email, [c.id for c in s.courses]) for s in listed]
+    assert len(seen) == 2, seen
+    assert pages == [
+        (f"student{n}@example.org", [world.course.id, *extra]) for n in range(students)
+    ]
+
+
+@pytest.mark.parametrize("students", [2, 9])
+def test_courses_overview_costs_one_select_for_any_number(rolled_back, students):
+    with DatabaseManager.get_session():
+        world = make_world(students=students)
+        extra = enroll_in_more(world, 2)
+        idle = make_student(99).id
+    with DatabaseManager.get_session(), selects(rolled_back.engine) as seen:
+        rows = Student.courses_overview()
+        only_idle = Student.courses_overview(id=idle)
+    assert len(seen) == 2, seen  # one per call
+    expected = [world.course.id, *extra]
+    assert [(r.student_id, [c.id for c in r.courses]) for r in rows] == [
+        *((s.id, expected) for s in world.students), (idle, [])
+    ]
+    assert rows[0].courses[0].name == "Algebra 1"
+    assert only_idle == [(idle, "Student99", "Test", [])]
+
+
+def test_get_study_sessions_newest_first_by_status(rolled_back):
+    with DatabaseManager.get_session():
+        world = make_world(students=1)
+        student = world.students[0]
+        made = [
+            HomeHoursStudySession.create(
+                student=student, learning_unit=world.units[n], teacher_agent=world.teacher,
+                status=status, active_student_id=student.id if status == "active" else None,
+            ).id
+            for n, status in enumerate([SessionStatus.PLANNED, SessionStatus.CANCELLED])
+        ]
+        assert [s.id for s in student.get_study_sessions()] == made[::-1]
+        assert [s.id for s in student.get_study_sessions(SessionStatus.PLANNED)] == made[:1]
+        both = student.get_study_sessions([SessionStatus.PLANNED, SessionStatus.CANCELLED])
+        assert len(both) == 2
+        assert student.get_study_sessions(SessionStatus.ACTIVE) == []
+
+
+def test_parent_children_both_ways(rolled_back):
+    with DatabaseManager.get_session():
+        world = make_world(students=3)
+        parent = Parent.create(email="p@example.org", password_hash=PASSWORD_HASH,
+                               first_name="P", last_name="Q")
+        parent.children.extend([world.students[2], world.students[0]])
+    with DatabaseManager.get_session():
+        parent = Parent.get_by_email("P@example.org")
+        assert isinstance(parent, Parent)
+        assert [c.id for c in parent.get_children()] == [world.students[0].id,
+                                                         world.students[2].id]
+        assert [p.id for p in Student.get(world.students[2].id).parents] == [parent.id]
+        assert Student.get(world.students[1].id).parents == []
+
+
+def test_get_units_in_position_order(rolled_back):
+    with DatabaseManager.get_session():
+        world = make_world(students=0)
+        world.units[0].position = 10
+    with DatabaseManager.get_session():
+        units = Course.get(world.course.id).get_units()
+        assert [u.position for u in units] == [2, 3, 10]
