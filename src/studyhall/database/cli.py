@@ -1,79 +1,218 @@
 """`studyhall-db`: the command line. Each command is one function delegating to the library.
 
 Our errors (StudyhallError) print their message to stderr and exit 1; usage errors exit 2.
+Destructive commands (`drop`, `reset`, `seed --clear`) ask for the database name on a
+terminal, refuse without `--yes` elsewhere, and refuse always when STUDYHALL_ENV=production.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import click
 
-from studyhall.database.errors import NotAvailableError, StudyhallError
+from studyhall.database.config import deployment_environment
+from studyhall.database.dialects import server_version
+from studyhall.database.errors import NotAvailableError, StudyhallError, UnsafeOperationError
+from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows, populate
 from studyhall.database.setup import DatabaseManager
+from studyhall.database.status import row_counts
 
-F = TypeVar("F", bound=Callable[..., Any])
+# 240,000 students: far beyond any load test, and a guard against a typo of zeros.
+MAX_SCALE = 10_000
+SCALE = click.option(
+    "--scale",
+    type=click.IntRange(1, MAX_SCALE),
+    default=1,
+    show_default=True,
+    help="Multiply students, parents, enrollments, sessions and messages by N.",
+)
+YES = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+MIGRATE = click.option("--migrate", is_flag=True, help="Create the tables with Alembic.")
 
 
-def _reports_errors(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _on_terminal() -> bool:
+    """Whether a person is at a terminal (to ask them, or to draw a progress bar)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+class _Group(click.Group):
+    """Turns our errors into a message on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
         except StudyhallError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(1) from exc
+            raise click.ClickException(str(exc)) from exc
         finally:
             DatabaseManager.cleanup()
 
-    return wrapper  # type: ignore[return-value]
 
-
-@click.group()
+@click.group(cls=_Group)
 def main() -> None:
-    """Manage the studyhall database."""
+    """Manage the studyhall database (configured by DATABASE_URL or DB_* variables)."""
 
 
 @main.command()
-@_reports_errors
 def check() -> None:
-    """Show the resolved configuration (password masked) and whether the server answers."""
+    """Show the configuration (password masked), the server version and reachability."""
     settings = DatabaseManager.validate_environment()
     click.echo(f"url:     {settings.masked_url}")
     click.echo(f"source:  {settings.source}")
     database = DatabaseManager.initialize(settings)
-    from studyhall.database.dialects import server_version
-
     with database.engine.connect() as conn:
         click.echo(f"server:  {server_version(conn)}")
     click.echo("status:  reachable")
 
 
 @main.command()
-@_reports_errors
-def init() -> None:
+@MIGRATE
+def init(migrate: bool) -> None:
     """Create the database if it is missing, and its tables."""
-    DatabaseManager.initialize()
-    created = DatabaseManager.ensure_database_exists()
-    tables = DatabaseManager.create_tables()
-    settings = DatabaseManager.database().settings
-    click.echo(f"database: {settings.masked_url} ({'created' if created else 'exists'})")
-    click.echo(f"tables:   {len(tables)} created")
+    _init(migrate)
 
 
 @main.command()
-@_reports_errors
-def setup() -> None:
-    """Full set-up: create the database, its tables, and the sample data."""
+def migrate() -> None:
+    """Upgrade the schema to the newest Alembic revision."""
+    migrations = _migrations()
     DatabaseManager.initialize()
-    created = DatabaseManager.ensure_database_exists()
-    tables = DatabaseManager.create_tables()
-    settings = DatabaseManager.database().settings
-    click.echo(f"database: {settings.masked_url} ({'created' if created else 'exists'})")
-    click.echo(f"tables:   {len(tables)} created")
+    migrations.upgrade(DatabaseManager.database())
+    click.echo(f"migration: {migrations.current_revision(DatabaseManager.database())}")
+
+
+@main.command()
+@click.option("--clear", is_flag=True, help="Delete every row first, then load afresh.")
+@SCALE
+@YES
+def seed(clear: bool, scale: int, yes: bool) -> None:
+    """Load the deterministic sample data (nothing changes if it is already there)."""
+    DatabaseManager.initialize()
+    if clear:
+        _confirm("delete every row", yes)
+    _seed(clear, scale)
+
+
+@main.command()
+@YES
+def drop(yes: bool) -> None:
+    """Drop every studyhall table."""
+    DatabaseManager.initialize()
+    _confirm("drop every table", yes)
+    dropped = DatabaseManager.drop_tables(force=True)
+    click.echo(f"tables:   {len(dropped)} dropped")
+
+
+@main.command()
+@YES
+@MIGRATE
+@SCALE
+def reset(yes: bool, migrate: bool, scale: int) -> None:
+    """Drop every table, create them again and load the sample data."""
+    DatabaseManager.initialize()
+    _confirm("drop every table", yes)
+    DatabaseManager.drop_tables(force=True)
+    _init(migrate)
+    _seed(False, scale)
+
+
+@main.command()
+@MIGRATE
+@SCALE
+def setup(migrate: bool, scale: int) -> None:
+    """Full set-up: create the database and its tables, and load the sample data."""
+    _init(migrate)
+    _seed(False, scale)
+
+
+@main.command()
+def status() -> None:
+    """Show the row count of every table and the current migration."""
+    database = DatabaseManager.initialize()
+    click.echo(f"database:  {database.settings.masked_url}")
     try:
-        click.echo(str(DatabaseManager.populate_sample_data()))
-    except NotAvailableError as exc:
-        click.echo(f"sample data: skipped ({exc})")
+        revision = _migrations().current_revision(database) or "none"
+    except NotAvailableError:
+        revision = "unknown (Alembic migrations are not part of this version)"
+    click.echo(f"migration: {revision}")
+    counts = row_counts(database)
+    width = max(map(len, counts))
+    for name, count in counts.items():
+        click.echo(f"  {name:<{width}}  {'missing' if count is None else f'{count:>9,}'}")
+
+
+def _migrations() -> Any:
+    # The Alembic module is built separately; until it is there, say so instead of failing.
+    try:
+        return importlib.import_module("studyhall.database.migrate")
+    except ModuleNotFoundError as exc:
+        if exc.name != "studyhall.database.migrate":
+            raise
+        raise NotAvailableError(
+            "Alembic migrations are not part of this version of studyhall yet. Create the "
+            "tables with `studyhall-db init` (without --migrate)."
+        ) from exc
+
+
+def _init(migrate: bool) -> None:
+    database = DatabaseManager.initialize()
+    created = DatabaseManager.ensure_database_exists()
+    click.echo(f"database: {database.settings.masked_url} ({'created' if created else 'exists'})")
+    if migrate:
+        migrations = _migrations()
+        migrations.upgrade(database)
+        click.echo(f"schema:   migrated to {migrations.current_revision(database)}")
+    else:
+        click.echo(f"tables:   {len(DatabaseManager.create_tables())} created")
+
+
+def _seed(clear: bool, scale: int) -> None:
+    with _progress_bar(sum(planned_rows(scale).values())) as progress:
+        summary = populate(
+            DatabaseManager.database(), clear_existing=clear, scale=scale, progress=progress
+        )
+    click.echo(str(summary))
+    # Printed on purpose: a documented demo password is what makes demo logins usable.
+    click.echo(f"Demo password: {DEMO_PASSWORD}")
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int) -> Iterator[Progress | None]:
+    if not _on_terminal():
+        yield None
+        return
+    with click.progressbar(length=total, label="Loading sample data", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _confirm(action: str, yes: bool) -> None:
+    """Refuse in production; otherwise ask for the database name unless `yes`."""
+    name = DatabaseManager.database().settings.database or ""
+    if deployment_environment() == "production":
+        raise UnsafeOperationError(
+            f"Refusing to {action} of {name!r}: STUDYHALL_ENV is production. Destructive "
+            "commands never run in production; point DATABASE_URL at another database."
+        )
+    if yes:
+        return
+    if not _on_terminal():
+        raise UnsafeOperationError(
+            f"Refusing to {action} of {name!r} without confirmation: there is no terminal to "
+            "ask on. Pass --yes."
+        )
+    expected = Path(name).name if DatabaseManager.database().settings.backend == "sqlite" else name
+    answer = click.prompt(
+        f"This will {action} of {name!r}. Type {expected!r} to confirm",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != expected:
+        raise UnsafeOperationError(
+            f"Not confirmed ({answer.strip()!r} is not {expected!r}): nothing was changed. Run "
+            f"the command again and type {expected!r}, or pass --yes."
+        )

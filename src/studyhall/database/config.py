@@ -111,6 +111,15 @@ def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dic
     return merged
 
 
+def deployment_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The deployment environment from `STUDYHALL_ENV`, lower case; `development` if unset.
+
+    Destructive commands refuse to run when it is `production`.
+    """
+    env = read_environment() if environ is None else environ
+    return env.get("STUDYHALL_ENV", "").strip().lower() or "development"
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
 ) -> DatabaseSettings:

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.pool import NullPool
+
+from studyhall.database import cli, setup
+from studyhall.database.dialects import drop_database
+from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
+from studyhall.models import Base
+from tests.conftest import throwaway_settings
+
+TABLE_COUNT = len(Base.metadata.tables)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli.main, list(args), input=input)
+
+
+def use(settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", settings.url.render_as_string(hide_password=False))
+
+
+def table_names(settings):
+    engine = create_engine(settings.url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def fresh(backend, tmp_path, monkeypatch):
+    """Settings of a database that does not exist yet (in DATABASE_URL); dropped after."""
+    settings = throwaway_settings(backend, tmp_path)
+    use(settings, monkeypatch)
+    yield settings
+    drop_database(settings)
+
+
+@pytest.fixture
+def seeded(fresh):
+    result = run("setup")
+    assert result.exit_code == 0, result.output
+    return fresh
+
+
+@pytest.fixture
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_check_reports_the_server(db_settings, monkeypatch):
+    use(db_settings, monkeypatch)
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    assert db_settings.masked_url in result.stdout
+    assert "status:  reachable" in result.stdout
+    assert re.search(r"server:  (sqlite|mysql|mariadb|postgresql) \d+\.\d+", result.stdout)
+
+
+def test_init_creates_the_database_and_tables_once(fresh):
+    first = run("init")
+    assert first.exit_code == 0, first.output
+    assert "(created)" in first.stdout and f"{TABLE_COUNT} created" in first.stdout
+    again = run("init")
+    assert "(exists)" in again.stdout and "tables:   0 created" in again.stdout
+    assert table_names(fresh) >= set(Base.metadata.tables)
+
+
+def test_setup_loads_and_prints_the_demo_logins(seeded):
+    result = run("seed")
+    assert result.exit_code == 0
+    assert "already loaded: nothing changed" in result.stdout
+    assert "student1@example.edu" in result.stdout
+    assert f"Demo password: {DEMO_PASSWORD}" in result.stdout
+    assert result.stderr == ""  # no progress bar off a terminal
+
+
+def test_seed_clear_at_scale_reloads(seeded):
+    result = run("seed", "--clear", "--scale", "2", "--yes")
+    assert result.exit_code == 0, result.output
+    total = sum(planned_rows(2).values())
+    assert f"Loaded the sample data at scale 2: {total:,} rows" in result.stdout
+    assert "after deleting" in result.stdout
+
+
+def test_reset_drops_creates_and_seeds(seeded):
+    result = run("reset", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"tables:   {TABLE_COUNT} created" in result.stdout
+    assert "Loaded the sample data at scale 1" in result.stdout
+
+
+def test_drop_with_yes_drops_every_table(seeded):
+    result = run("drop", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"tables:   {TABLE_COUNT} dropped" in result.stdout
+    assert not table_names(seeded) & set(Base.metadata.tables)
+
+
+@pytest.mark.parametrize(
+    "args", [["drop"], ["reset"], ["seed", "--clear"]], ids=["drop", "reset", "seed-clear"]
+)
+def test_destructive_commands_refuse_without_yes_off_a_terminal(seeded, args):
+    result = run(*args)
+    assert result.exit_code == 1
+    assert "without confirmation: there is no terminal" in result.stderr
+    assert "Pass --yes." in result.stderr
+    assert table_names(seeded) >= set(Base.metadata.tables)
+
+
+@pytest.mark.parametrize("args", [["drop", "--yes"], ["reset", "--yes"]], ids=["drop", "reset"])
+def test_drop_and_reset_refuse_in_production(seeded, monkeypatch, args):
+    monkeypatch.setenv("STUDYHALL_ENV", "production")
+    result = run(*args)
+    assert result.exit_code == 1
+    assert "STUDYHALL_ENV is production" in result.stderr
+    assert table_names(seeded) >= set(Base.metadata.tables)
+
+
+def test_on_a_terminal_drop_asks_for_the_database_name(seeded, monkeypatch):
+    monkeypatch.setattr(cli, "_on_terminal", lambda: True)
+    refused = run("drop", input="not-it\n")
+    assert refused.exit_code == 1
+    assert "Not confirmed ('not-it'" in refused.stderr
+    assert table_names(seeded) >= set(Base.metadata.tables)
+    name = seeded.database.rsplit("/", 1)[-1]
+    dropped = run("drop", input=f"{name}\n")
+    assert dropped.exit_code == 0, dropped.output
+    assert f"Type {name!r} to confirm" in dropped.output
+
+
+def test_on_a_terminal_seeding_draws_a_progress_bar(fresh, monkeypatch):
+    monkeypatch.setattr(cli, "_on_terminal", lambda: True)
+    result = run("setup")
+    assert result.exit_code == 0, result.output
+    assert "Loading sample data" in result.stderr
+
+
+def test_status_counts_rows_and_shows_the_migration(seeded):
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    assert "migration: " in result.stdout
+    assert "  study_messages" in result.stdout
+    rows = planned_rows(1)
+    assert f"  users{' ' * (len('assessment_questions') - len('users'))}  " in result.stdout
+    assert f"{rows['study_messages']:>9,}" in result.stdout
+
+
+def test_status_shows_missing_tables(fresh):
+    run("init")
+    run("drop", "--yes")
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    assert "missing" in result.stdout
+
+
+def test_migrate_and_init_migrate_build_the_schema(fresh):
+    pytest.importorskip("studyhall.database.migrate")
+    result = run("init", "--migrate")
+    assert result.exit_code == 0, result.output
+    assert "schema:   migrated to " in result.stdout
+    assert table_names(fresh) >= set(Base.metadata.tables)
+    again = run("migrate")
+    assert again.exit_code == 0, again.output
+    seeded = run("seed")
+    assert seeded.exit_code == 0, seeded.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["seed", "--scale", "0"], "Invalid value for '--scale': 0 is not in the range"),
+        (["seed", "--scale", "many"], "'many' is not a valid integer"),
+        (["seed", "--scale", "10001"], "10001 is not in the range 1<=x<=10000"),
+        (["drop", "--force"], "No such option '--force'"),
+        (["obliterate"], "No such command 'obliterate'"),
+    ],
+)
+def test_usage_errors_exit_2(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "init", "seed", "status", "setup"])
+def test_an_unreachable_server_exits_1_without_the_password(monkeypatch, closed_port, command):
+    url = f"mysql+pymysql://root:Pa55-word@127.0.0.1:{closed_port}/studyhall"
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = run(command)
+    assert result.exit_code == 1
+    assert f"Cannot connect to the mysql server at 127.0.0.1:{closed_port}" in result.stderr
+    assert "Nothing accepts connections there" in result.stderr
+    assert "Pa55-word" not in result.output
+
+
+def test_a_bad_configuration_exits_1(monkeypatch):
+    monkeypatch.setenv("DB_USER", "someone")
+    result = run("check")
+    assert result.exit_code == 1
+    assert "Missing database variables: DB_PASSWORD, DB_HOST, DB_NAME" in result.stderr
+
+
+def test_setup_script_runs_the_full_set_up(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'script.sqlite3'}")
+    assert setup.main() == 0
+    assert "Loaded the sample data at scale 1" in capsys.readouterr().out
