@@ -1,0 +1,83 @@
+"""Schema migrations with Alembic: `upgrade`, `downgrade`, `current_revision`.
+
+The Alembic environment lives in `migrations/` at the root of the source tree (next to
+`src/`), with `alembic.ini`; this module finds it relative to its own file, so it works
+from a checkout and from an editable install (`pip install -e .`), the ways studyhall is
+deployed. The database comes from the settings given, else from `load_settings()`.
+
+Which to use: `DatabaseManager.create_tables()` builds the current schema at once, for a
+new throwaway or development database. A database whose data must be kept is managed by
+migrations only: create it with `upgrade()`, and run `upgrade()` after each update of
+studyhall. Never mix the two on one database (create_tables() writes no alembic_version,
+so a later upgrade would try to create the tables again); to adopt such a database, run
+`alembic stamp head` once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import URL, make_url
+
+from studyhall.database.config import DatabaseSettings, load_settings
+from studyhall.database.dialects import build_engine
+from studyhall.database.errors import ConfigurationError
+
+# src/studyhall/database/migrate.py -> the source tree's root.
+ROOT = Path(__file__).resolve().parents[3]
+ALEMBIC_INI = ROOT / "alembic.ini"
+SCRIPT_LOCATION = ROOT / "migrations"
+
+Target = DatabaseSettings | URL | str | None
+
+
+def resolve(target: Target) -> DatabaseSettings:
+    """Settings for `target`: settings as given, a URL, or None for the configuration."""
+    if target is None:
+        return load_settings()
+    if isinstance(target, DatabaseSettings):
+        return target
+    return DatabaseSettings(url=make_url(target), source="DATABASE_URL")
+
+
+def alembic_config(target: Target = None) -> Config:
+    """The Alembic Config of studyhall, bound to the database of `target`."""
+    if not (SCRIPT_LOCATION / "env.py").is_file():
+        raise ConfigurationError(
+            f"The migrations directory {SCRIPT_LOCATION} is missing. Run migrations from a "
+            "studyhall source checkout or an editable install (`pip install -e .`)."
+        )
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.attributes["settings"] = resolve(target)
+    return config
+
+
+def upgrade(target: Target = None, revision: str = "head") -> None:
+    """Migrate the database of `target` up to `revision` (default: the newest)."""
+    command.upgrade(alembic_config(target), revision)
+
+
+def downgrade(target: Target = None, revision: str = "base") -> None:
+    """Migrate the database of `target` down to `revision` (default: no schema at all)."""
+    command.downgrade(alembic_config(target), revision)
+
+
+def current_revision(target: Target = None) -> str | None:
+    """The revision the database of `target` is at; None when it has none."""
+    engine = build_engine(resolve(target), pooled=False)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(URL.create("sqlite"))).get_current_head()
