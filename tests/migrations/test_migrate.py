@@ -82,6 +82,11 @@ def test_the_url_comes_from_the_configuration(db_settings, monkeypatch):
     assert {"users", "study_sessions", VERSION_TABLE} <= tables_of(db_settings)
 
 
+def test_the_manager_database_is_accepted(database):
+    migrate.upgrade(database)
+    assert migrate.current_revision(database) == "0001"
+
+
 def test_a_missing_migrations_directory_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", tmp_path / "nowhere")
     with pytest.raises(ConfigurationError, match="editable install"):

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 
 from studyhall.database.config import DatabaseSettings, load_settings
 from studyhall.database.dialects import build_engine
+from studyhall.database.engine import Database
 from studyhall.database.errors import ConfigurationError
 
 # src/studyhall/database/migrate.py -> the source tree's root.
@@ -31,13 +32,17 @@ ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC_INI = ROOT / "alembic.ini"
 SCRIPT_LOCATION = ROOT / "migrations"
 
-Target = DatabaseSettings | URL | str | None
+# What names the database to migrate: a `Database` (e.g. `DatabaseManager.database()`),
+# its settings, a URL, or None for the configuration (DATABASE_URL, DB_*, embedded).
+Target = Database | DatabaseSettings | URL | str | None
 
 
 def resolve(target: Target) -> DatabaseSettings:
-    """Settings for `target`: settings as given, a URL, or None for the configuration."""
+    """The settings of the database that `target` names."""
     if target is None:
         return load_settings()
+    if isinstance(target, Database):
+        return target.settings
     if isinstance(target, DatabaseSettings):
         return target
     return DatabaseSettings(url=make_url(target), source="DATABASE_URL")
