@@ -1,0 +1,432 @@
+"""`/my_courses` under load: the ORM page (`@with_db_session`) against one hand-written Core query.
+
+Seeds a throwaway MariaDB database with the sample data at scale 10, serves the app with
+waitress (4 threads) in a child process, and lets 8 signed-in students (one HTTP/1.1
+keep-alive connection each) load the page as fast as they can for 20 s per variant, in
+alternating rounds so that the noise of a shared machine hits both alike:
+
+  orm   `/my_courses` as shipped: the user, `Student.get_courses()`, the subjects
+  core  the same template fed by one Core SELECT (users JOIN enrollments JOIN courses
+        JOIN subjects) on a plain connection
+
+Prints requests/s, p50/p99/max latency, errors, SQL statements per request (counted in
+the server), the longest wait for a pooled connection, and the ratio of the two. The
+pool starts at 2 connections in the settings; `create_app` sizes it to the 4 threads.
+Then checks that the ORM page's statements do not grow with the number of courses.
+
+Run: `.venv/bin/python -m benchmarks.web [--seconds 20] [--clients 8] [--threads 4]`.
+MariaDB is reached through STUDYHALL_BENCH_MARIADB_URL (default root@127.0.0.1:3306); the
+benchmark creates its own `studyhall_bench_web_<random>` database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import multiprocessing
+import os
+import platform
+import re
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, render_template
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.engine import make_url
+
+from studyhall.app import create_app
+from studyhall.app.auth import role_required, signed_in
+from studyhall.database import DatabaseManager, with_db_session
+from studyhall.database.config import DatabaseSettings
+from studyhall.database.dialects import drop_database, ensure_database
+from studyhall.database.sample_data import DEMO_PASSWORD
+from studyhall.models import (
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    Student,
+    Subject,
+    User,
+    UserRole,
+)
+
+MARIADB_URL = os.environ.get(
+    "STUDYHALL_BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/"
+)
+SCALE = 10
+VARIANTS = {"orm": "/my_courses", "core": "/my_courses_core"}
+ROUNDS = 2
+WARMUP_SECONDS = 2.0
+SETTINGS_POOL_SIZE = 2  # deliberately below the thread count: create_app must raise it
+EXTRA_COURSES = 60
+SECRET = "benchmark-secret-" + "x" * 32
+
+
+def core_query() -> Any:
+    """The whole page in one statement: the student's active courses with subject names."""
+    return (
+        select(
+            Course.id,
+            Course.name,
+            Course.grade_level,
+            Course.description,
+            Course.subject_id,
+            Subject.name.label("subject_name"),
+        )
+        .select_from(User)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .join(Course, Course.id == Enrollment.course_id)
+        .join(Subject, Subject.id == Course.subject_id)
+        .where(
+            User.id == bindparam("user_id"),
+            User.role == UserRole.STUDENT,
+            User.is_active.is_(True),
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .order_by(Course.name, Course.id)
+    )
+
+
+def add_core_page(app: Flask) -> None:
+    """`/my_courses_core`: the same template, data from one Core query, no ORM session."""
+    query = core_query()
+
+    @role_required(UserRole.STUDENT)
+    def my_courses_core() -> str:
+        user = signed_in()
+        assert user is not None
+        with DatabaseManager.database().engine.connect() as conn:
+            rows = conn.execute(query, {"user_id": user.user_id}).all()
+        subjects = {row.subject_id: row.subject_name for row in rows}
+        return render_template("my_courses.html", courses=rows, subjects=subjects)
+
+    app.add_url_rule("/my_courses_core", view_func=my_courses_core)
+
+
+@dataclass
+class ServerStats:
+    """What the server counted: requests and statements per path, the longest pool wait."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statements: Counter[str] = field(default_factory=Counter)
+    max_checkout_wait: float = 0.0
+    checkouts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": dict(self.requests),
+                "statements": dict(self.statements),
+                "max_checkout_wait": self.max_checkout_wait,
+                "checkouts": self.checkouts,
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.statements.clear()
+            self.max_checkout_wait, self.checkouts = 0.0, 0
+
+
+def instrument(app: Flask, stats: ServerStats) -> None:
+    """Count requests and cursor executions per path, and time every pool checkout."""
+    from flask import has_request_context, request
+
+    engine = DatabaseManager.database().engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*args: Any) -> None:
+        if has_request_context():
+            with stats.lock:
+                stats.statements[request.path] += 1
+
+    @app.after_request
+    def _request(response: Any) -> Any:
+        with stats.lock:
+            stats.requests[request.path] += 1
+        return response
+
+    pool: Any = engine.pool
+    original = pool._do_get  # the checkout proper: where a thread queues for a connection
+
+    def timed_get() -> Any:
+        started = time.perf_counter()
+        try:
+            return original()
+        finally:
+            waited = time.perf_counter() - started
+            with stats.lock:
+                stats.checkouts += 1
+                stats.max_checkout_wait = max(stats.max_checkout_wait, waited)
+
+    pool._do_get = timed_get
+
+
+def serve(url: str, threads: int, pipe: Connection) -> None:
+    """Child process: run the app under waitress, answer 'reset', 'stats' and 'stop'."""
+    import logging
+
+    from waitress.server import create_server  # type: ignore[import-untyped]
+
+    # "Task queue depth is N" is expected: 8 clients, 4 threads.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+    settings = DatabaseSettings(
+        url=make_url(url), source="DATABASE_URL", pool_size=SETTINGS_POOL_SIZE, max_overflow=0
+    )
+    app = create_app(
+        {"SECRET_KEY": SECRET, "STUDYHALL_THREADS": threads, "DATABASE_SETTINGS": settings}
+    )
+    add_core_page(app)
+    stats = ServerStats()
+    instrument(app, stats)
+    server: Any = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    threading.Thread(target=server.run, daemon=True).start()
+    pool_size = DatabaseManager.database().engine.pool.size()  # type: ignore[attr-defined]
+    pipe.send({"port": server.effective_port, "pool_size": pool_size})
+    while True:
+        command = pipe.recv()
+        if command == "reset":
+            stats.reset()
+            pipe.send("ok")
+        elif command == "stats":
+            pipe.send(stats.snapshot())
+        else:
+            pipe.send("bye")
+            return
+
+
+class Client:
+    """One signed-in student on one keep-alive connection."""
+
+    def __init__(self, port: int, email: str) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = ""
+        self.sign_in(email)
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read().decode()
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, data
+
+    def sign_in(self, email: str) -> None:
+        _, page = self.request("GET", "/login")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, "no CSRF field on the login page"
+        form = urlencode({"csrf_token": match.group(1), "email": email, "password": DEMO_PASSWORD})
+        status, _ = self.request("POST", "/login", form)
+        assert status == 302, f"login of {email} failed with {status}"
+
+    def load(self, path: str, until: float, latencies: list[float], errors: list[str]) -> None:
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            try:
+                status, _ = self.request("GET", path)
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(type(exc).__name__)
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                continue
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(str(status))
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    statements: int = 0
+    requests: int = 0
+    max_checkout_wait: float = 0.0
+
+
+def run_round(clients: list[Client], path: str, seconds: float, result: Result) -> None:
+    until = time.perf_counter() + seconds
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=c.load, args=(path, until, result.latencies, result.errors))
+        for c in clients
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds += time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[DatabaseSettings]:
+    """A new MariaDB database with the sample data at SCALE, dropped afterwards."""
+    name = f"studyhall_bench_web_{uuid.uuid4().hex[:8]}"
+    settings = DatabaseSettings(
+        url=make_url(MARIADB_URL).set(database=name), source="DATABASE_URL"
+    )
+    ensure_database(settings)
+    try:
+        DatabaseManager.initialize(settings)
+        DatabaseManager.create_tables()
+        summary = DatabaseManager.populate_sample_data(scale=SCALE)
+        print(f"seeded {name}: scale {SCALE}, {summary.total_rows:,} rows")
+        DatabaseManager.cleanup()
+        yield settings
+    finally:
+        DatabaseManager.cleanup()
+        drop_database(settings)
+
+
+def statements_by_course_count(settings: DatabaseSettings) -> dict[int, int]:
+    """Statements of one ORM `/my_courses` for a student with a few, then every, course."""
+    app = create_app({"SECRET_KEY": SECRET, "DATABASE_SETTINGS": settings})
+    engine = DatabaseManager.database().engine
+    seen: list[object] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+
+    @with_db_session
+    def first_student() -> int:
+        student = Student.get_by(first=True)
+        assert student is not None
+        return student.id
+
+    @with_db_session
+    def enroll_in_more_courses(student_id: int, count: int) -> None:
+        model = Course.get_by(first=True)
+        assert model is not None
+        for number in range(count):
+            course = Course.create(
+                school_id=model.school_id,
+                subject_id=model.subject_id,
+                name=f"Extra course {number}",
+                grade_level=model.grade_level,
+            )
+            Enrollment.create(student_id=student_id, course_id=course.id)
+
+    student_id = first_student()
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie.update(user_id=student_id, role=UserRole.STUDENT.value, name="bench")
+
+    def measure() -> tuple[int, int]:
+        seen.clear()
+        page = client.get("/my_courses").get_data(as_text=True)
+        return page.count('<li class="card">'), len(seen)
+
+    counts = dict([measure()])
+    enroll_in_more_courses(student_id, EXTRA_COURSES)
+    counts.update([measure()])
+    DatabaseManager.cleanup()
+    return counts
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as cpuinfo:
+            found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read())
+            model = found.group(1).strip() if found else model
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="load time per variant")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    with bench_database() as settings:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        url = settings.url.render_as_string(hide_password=False)
+        server = context.Process(target=serve, args=(url, args.threads, child), daemon=True)
+        server.start()
+        try:
+            info = parent.recv()
+            print(
+                f"waitress: {args.threads} threads, pool: {SETTINGS_POOL_SIZE} in the settings"
+                f" -> {info['pool_size']} after create_app, clients: {args.clients}"
+            )
+            clients = [
+                Client(info["port"], f"student{n}@example.edu") for n in range(1, args.clients + 1)
+            ]
+            results = {name: Result() for name in VARIANTS}
+            for path in VARIANTS.values():  # warm-up, not counted
+                run_round(clients, path, WARMUP_SECONDS, Result())
+            for _ in range(ROUNDS):
+                for name, path in VARIANTS.items():
+                    parent.send("reset")
+                    parent.recv()
+                    result = results[name]
+                    run_round(clients, path, args.seconds / ROUNDS, result)
+                    parent.send("stats")
+                    stats = parent.recv()
+                    result.requests += stats["requests"].get(path, 0)
+                    result.statements += stats["statements"].get(path, 0)
+                    result.max_checkout_wait = max(
+                        result.max_checkout_wait, stats["max_checkout_wait"]
+                    )
+            parent.send("stop")
+            parent.recv()
+        finally:
+            server.join(timeout=5)
+            if server.is_alive():
+                server.terminate()
+        report(results)
+        counts = statements_by_course_count(settings)
+    shown = ", ".join(f"{courses} courses: {n}" for courses, n in sorted(counts.items()))
+    print(f"ORM /my_courses statements by number of courses: {shown}")
+    return 0
+
+
+def report(results: dict[str, Result]) -> None:
+    header = (
+        f"{'variant':<8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'errors':>8}{'stmt/req':>10}{'max pool wait ms':>18}"
+    )
+    print(header)
+    for name, r in results.items():
+        rate = len(r.latencies) / r.seconds if r.seconds else 0.0
+        per_request = r.statements / r.requests if r.requests else 0.0
+        print(
+            f"{name:<8}{len(r.latencies):>10}{rate:>9.1f}"
+            f"{percentile(r.latencies, 0.50) * 1000:>9.1f}"
+            f"{percentile(r.latencies, 0.99) * 1000:>9.1f}"
+            f"{max(r.latencies, default=0.0) * 1000:>9.1f}"
+            f"{len(r.errors):>8}{per_request:>10.2f}{r.max_checkout_wait * 1000:>18.2f}"
+        )
+        if r.errors:
+            print(f"  errors of {name}: {Counter(r.errors).most_common(5)}")
+    orm, core = results["orm"], results["core"]
+    ratio = (len(orm.latencies) / orm.seconds) / (len(core.latencies) / core.seconds)
+    print(f"orm / core throughput: {ratio:.2f} (target >= 0.80)")
+    medians = statistics.median(orm.latencies) / statistics.median(core.latencies)
+    print(f"orm / core median latency: {medians:.2f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
