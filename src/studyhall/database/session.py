@@ -6,9 +6,9 @@ import asyncio
 import threading
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 
 from studyhall.database.errors import CrossThreadSessionError, ReadOnlyTransactionError
 
@@ -40,15 +40,20 @@ class StudyhallSession(Session):
                 "`DatabaseManager.get_session()`) instead of sharing one."
             )
 
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Engine | Connection:
+        """The engine for a statement, refused outside the owning thread and task.
+
+        Every statement, flush and `connection()` asks for its bind first, so this is the
+        check at each use; a `do_orm_execute` listener did the same but makes SQLAlchemy
+        prepare every ORM statement twice.
+        """
+        self.check_owner()
+        return super().get_bind(mapper, **kw)
+
 
 def _owner_checked(session: Session) -> None:
     if isinstance(session, StudyhallSession):
         session.check_owner()
-
-
-@event.listens_for(StudyhallSession, "do_orm_execute")
-def _check_execute(state: ORMExecuteState) -> None:
-    _owner_checked(state.session)
 
 
 @event.listens_for(StudyhallSession, "before_flush")
