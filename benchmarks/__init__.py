@@ -1,0 +1,1 @@
+"""Benchmarks of studyhall, run with `make bench`."""

@@ -1,0 +1,485 @@
+"""What a unit of work costs: a short transaction (one primary-key SELECT, then COMMIT).
+
+Runs on MariaDB and SQLite in one process, alternating the variants in short rounds so
+that the noise of a shared machine hits every variant alike:
+
+  (a) bare `with Session() as s, s.begin():` on a plain `create_engine`, same pool options
+  (b) a `@with_db_session` function
+  (c) `with DatabaseManager.get_session():`
+  (d) an outer `@with_db_session` call whose work is done by a joined inner decorated call
+  (e) Flask-SQLAlchemy's `db.session`, one app context per unit, same engine options
+  (f) the floor: raw PyMySQL (connect once, SELECT, commit) or raw sqlite3 (BEGIN, SELECT,
+      COMMIT)
+
+Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
+to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
+MariaDB the round trips per unit: deltas of the server's global `Questions`, `Com_select`,
+`Com_commit`, `Com_rollback` and `Com_admin_commands` (where MariaDB counts COM_PING, which
+`Questions` leaves out) over a separate counted pass, minus what the two status queries add
+themselves, checked against a client-side count of the commands PyMySQL sent. Another
+client can only add to the global counters, so each pass is repeated until it agrees with
+the client-side count (or the smallest is kept, and flagged). Also prints what joining an
+outer unit costs per call: K joined decorated calls against K plain calls.
+
+Run: `.venv/bin/python -m benchmarks.session_overhead [--n 5000] [--backends mariadb,sqlite]`.
+MariaDB is reached through STUDYHALL_BENCH_MARIADB_URL (default root@127.0.0.1:3306); the
+benchmark creates its own `studyhall_bench_<random>` database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import sqlalchemy
+from sqlalchemy import String, create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.database.config import DatabaseSettings
+from studyhall.database.dialects import drop_database, engine_options, ensure_database
+
+MARIADB_URL = os.environ.get(
+    "STUDYHALL_BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/"
+)
+ROWS = 100
+ROUND = 50  # units per variant per round: short, so a burst of noise hits neighbours alike
+COUNTED_UNITS = 20  # a short window, so that it often falls between other clients' queries
+COUNTED_TRIES = 50
+JOIN_CALLS = 20_000
+JOIN_SAMPLES = 15
+COUNTERS = ("Questions", "Com_select", "Com_commit", "Com_rollback", "Com_admin_commands")
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class BenchItem(_Base):
+    __tablename__ = "bench_item"
+    __table_args__ = {"mysql_engine": "InnoDB"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+
+
+def key(i: int) -> int:
+    return 1 + i % ROWS
+
+
+@with_db_session
+def _decorated_unit(k: int) -> None:
+    get_current_session().get(BenchItem, k)
+
+
+@with_db_session
+def _joined_inner(k: int) -> None:
+    get_current_session().get(BenchItem, k)
+
+
+@with_db_session
+def _outer_unit(k: int) -> None:
+    _joined_inner(k)
+
+
+@with_db_session
+def _joined_noop(x: int) -> int:
+    return x
+
+
+def _plain_noop(x: int) -> int:
+    return x
+
+
+@dataclass
+class Variant:
+    label: str
+    run: Callable[[int], None]
+    wall: list[float] = field(default_factory=list)  # us per unit, one per round
+    cpu: list[float] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)  # server counters per unit
+    sent: float = 0.0  # commands PyMySQL sent per unit (client side, exact)
+    exact: bool = True  # the server counters saw no other client
+
+
+def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
+    """Studyhall's engine options (pool, pre-ping, recycle, connect arguments), with the
+    pool's default reset-on-return instead of studyhall's conditional one."""
+    options = engine_options(settings)
+    del options["pool_reset_on_return"], options["hide_parameters"]
+    return options
+
+
+def build_variants(
+    settings: DatabaseSettings, bare_engine: Engine, flask_app: Any, flask_db: Any
+) -> list[Variant]:
+    bare_factory = sessionmaker(bare_engine, expire_on_commit=False)
+
+    def bare(count: int) -> None:
+        for i in range(count):
+            with bare_factory() as s, s.begin():
+                s.get(BenchItem, key(i))
+
+    def decorated(count: int) -> None:
+        for i in range(count):
+            _decorated_unit(key(i))
+
+    def managed(count: int) -> None:
+        for i in range(count):
+            with DatabaseManager.get_session() as s:
+                s.get(BenchItem, key(i))
+
+    def joined(count: int) -> None:
+        for i in range(count):
+            _outer_unit(key(i))
+
+    def flask(count: int) -> None:
+        for i in range(count):
+            with flask_app.app_context():
+                flask_db.session.get(BenchItem, key(i))
+                flask_db.session.commit()
+
+    raw = raw_unit(settings)
+
+    def floor(count: int) -> None:
+        for i in range(count):
+            raw(key(i))
+
+    return [
+        Variant("(a) bare Session", bare),
+        Variant("(b) @with_db_session", decorated),
+        Variant("(c) get_session()", managed),
+        Variant("(d) outer + joined inner", joined),
+        Variant("(e) Flask-SQLAlchemy", flask),
+        Variant("(f) raw PyMySQL" if settings.is_mysql else "(f) raw sqlite3", floor),
+    ]
+
+
+def raw_unit(settings: DatabaseSettings) -> Callable[[int], None]:
+    """One transaction on a driver connection opened once: the floor."""
+    url = settings.url
+    select_sql = "SELECT id, name FROM bench_item WHERE id = {}"
+    if settings.is_mysql:
+        conn = pymysql.connect(**_pymysql_args(url), database=url.database, charset="utf8mb4")
+
+        def unit(k: int) -> None:
+            with conn.cursor() as cursor:
+                cursor.execute(select_sql.format("%s"), (k,))
+                cursor.fetchone()
+            conn.commit()
+
+        return unit
+    lite = sqlite3.connect(str(url.database), isolation_level=None, check_same_thread=False)
+    sql = select_sql.format("?")
+
+    def sqlite_unit(k: int) -> None:
+        # Studyhall begins every SQLite transaction explicitly, reads included.
+        lite.execute("BEGIN")
+        lite.execute(sql, (k,)).fetchone()
+        lite.execute("COMMIT")
+
+    return sqlite_unit
+
+
+def _pymysql_args(url: URL) -> dict[str, Any]:
+    return {
+        "host": url.host,
+        "port": url.port or 3306,
+        "user": url.username,
+        "password": url.password or "",
+    }
+
+
+def make_flask(settings: DatabaseSettings) -> tuple[Any, Any]:
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("studyhall_bench")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.url.render_as_string(hide_password=False),
+        SQLALCHEMY_ENGINE_OPTIONS=plain_options(settings),
+    )
+    db = SQLAlchemy(app, session_options={"expire_on_commit": False})
+    return app, db
+
+
+def time_rounds(variants: list[Variant], n: int) -> None:
+    """Run every variant n times in rounds of ROUND units, rotating the order each round."""
+    for v in variants:  # warm-up: connections, compiled-statement caches
+        v.run(100)
+    rounds = max(1, n // ROUND)
+    per_round = n // rounds
+    for r in range(rounds):
+        shift = r % len(variants)
+        for v in variants[shift:] + variants[:shift]:
+            cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+            v.run(per_round)
+            v.wall.append((time.perf_counter_ns() - wall) / per_round / 1000)
+            v.cpu.append((time.process_time_ns() - cpu) / per_round / 1000)
+
+
+def join_overhead() -> tuple[float, float, float]:
+    """Inside one open unit of work: us per call of a plain call, and what a joined
+    `@with_db_session` call and a joined `with get_session()` add to it."""
+
+    def loop_joined(n: int) -> None:
+        for i in range(n):
+            _joined_noop(i)
+
+    def loop_plain(n: int) -> None:
+        for i in range(n):
+            _plain_noop(i)
+
+    def loop_with(n: int) -> None:
+        for i in range(n):
+            with DatabaseManager.get_session():
+                _plain_noop(i)
+
+    loops = {"joined": loop_joined, "plain": loop_plain, "with": loop_with}
+    samples: dict[str, list[float]] = {name: [] for name in loops}
+    with DatabaseManager.get_session():
+        for _ in range(JOIN_SAMPLES):
+            for name, loop in loops.items():
+                start = time.perf_counter_ns()
+                loop(JOIN_CALLS)
+                samples[name].append((time.perf_counter_ns() - start) / JOIN_CALLS / 1000)
+
+    def added(name: str) -> float:
+        pairs = zip(samples[name], samples["plain"], strict=True)
+        return statistics.median(a - p for a, p in pairs)
+
+    return statistics.median(samples["plain"]), added("joined"), added("with")
+
+
+# --- counting round trips on MariaDB ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def wire_counter() -> Iterator[Counter[str]]:
+    """Count what PyMySQL sends: `ping` for COM_PING, else the first word of each query."""
+    counts: Counter[str] = Counter()
+    connection_class = pymysql.connections.Connection
+    original = connection_class._execute_command
+
+    def counting(self: Any, command: int, sql: Any) -> Any:
+        if command == pymysql.constants.COMMAND.COM_PING:
+            counts["ping"] += 1
+        elif command == pymysql.constants.COMMAND.COM_QUERY:
+            statement = sql.decode() if isinstance(sql, bytes) else str(sql)
+            counts[statement.split(None, 1)[0].lower()] += 1
+        else:
+            counts[f"command {command}"] += 1
+        return original(self, command, sql)
+
+    connection_class._execute_command = counting  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        connection_class._execute_command = original  # type: ignore[method-assign]
+
+
+def global_status(monitor: Any) -> dict[str, int]:
+    with monitor.cursor() as cursor:
+        names = ", ".join(f"'{name}'" for name in COUNTERS)
+        cursor.execute(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})")
+        return {name: int(value) for name, value in cursor.fetchall()}
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in COUNTERS}
+
+
+def count_round_trips(variants: list[Variant], settings: DatabaseSettings) -> None:
+    """Fill each variant's `counts` with its server counters per unit."""
+    monitor = pymysql.connect(**_pymysql_args(settings.url), autocommit=True)
+    try:
+        # What the two status queries add by themselves (each is one Question).
+        idle = [_delta(global_status(monitor), global_status(monitor)) for _ in range(5)]
+        baseline = {name: min(d[name] for d in idle) for name in COUNTERS}
+        for v in variants:
+            v.run(5)  # the pooled connection is warm and checked in
+            best: dict[str, int] | None = None
+            sent = 0
+            for _ in range(COUNTED_TRIES):
+                with wire_counter() as wire:
+                    before = global_status(monitor)
+                    v.run(COUNTED_UNITS)
+                    after = global_status(monitor)
+                delta = {k: d - baseline[k] for k, d in _delta(before, after).items()}
+                sent = sum(wire.values()) - 2  # the monitor's two SHOWs
+                if best is None or _trips(delta) < _trips(best):
+                    best = delta
+                if _trips(best) == sent:  # no other client in this pass
+                    break
+            assert best is not None
+            v.exact = _trips(best) == sent
+            v.sent = sent / COUNTED_UNITS
+            v.counts = {k: best[k] / COUNTED_UNITS for k in COUNTERS}
+    finally:
+        monitor.close()
+
+
+def _trips(delta: dict[str, int]) -> int:
+    return delta["Questions"] + delta["Com_admin_commands"]
+
+
+# --- backends -----------------------------------------------------------------------------
+
+
+def prepare(settings: DatabaseSettings) -> None:
+    ensure_database(settings)
+    engine = create_engine(settings.url, **plain_options(settings))
+    try:
+        _Base.metadata.drop_all(engine)
+        _Base.metadata.create_all(engine)
+        with Session(engine) as s, s.begin():
+            s.add_all(BenchItem(id=i, name=f"item {i}") for i in range(1, ROWS + 1))
+    finally:
+        engine.dispose()
+
+
+def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
+    prepare(settings)
+    DatabaseManager.cleanup()
+    DatabaseManager.initialize(settings)
+    app, db = make_flask(settings)
+    bare_engine = create_engine(settings.url, **plain_options(settings))
+    variants = build_variants(settings, bare_engine, app, db)
+    try:
+        time_rounds(variants, n)
+        if settings.is_mysql:
+            count_round_trips(variants, settings)
+        join = join_overhead()
+    finally:
+        bare_engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
+        DatabaseManager.cleanup()
+    report(name, variants, join)
+
+
+def report(name: str, variants: list[Variant], join: tuple[float, float, float]) -> None:
+    base = variants[0]
+    rounds = len(base.wall)
+    print(f"\n{name}: {rounds} alternating rounds of {ROUND} units per variant")
+    header = f"{'variant':<27}{'us/txn':>8}{'x (a)':>7}{'cpu us':>8}"
+    if base.counts:
+        header += (
+            f"{'Questions':>10}{'select':>7}{'commit':>7}{'rollbk':>7}{'ping':>6}{'trips':>7}"
+            f"{'sent':>6}"
+        )
+    print(header)
+    for v in variants:
+        ratio = statistics.median(t / b for t, b in zip(v.wall, base.wall, strict=True))
+        line = (
+            f"{v.label:<27}{statistics.median(v.wall):>8.0f}{ratio:>7.2f}"
+            f"{statistics.median(v.cpu):>8.0f}"
+        )
+        if v.counts:
+            c = v.counts
+            line += (
+                f"{c['Questions']:>10.2f}{c['Com_select']:>7.2f}{c['Com_commit']:>7.2f}"
+                f"{c['Com_rollback']:>7.2f}{c['Com_admin_commands']:>6.2f}"
+                f"{c['Questions'] + c['Com_admin_commands']:>7.2f}{v.sent:>6.2f}"
+                + ("" if v.exact else "  (!) other clients in every window")
+            )
+        print(line)
+    if base.counts:
+        print(
+            "trips = Questions + pings (MariaDB counts COM_PING in Com_admin_commands, not in "
+            "Questions), from global counters over the cleanest of up to "
+            f"{COUNTED_TRIES} windows of {COUNTED_UNITS} units;\nsent = commands PyMySQL "
+            "sent per unit, counted in this process; (!) marks a variant whose server count "
+            "never matched it."
+        )
+    plain, joined, joined_with = join
+    print(
+        f"join: inside an open unit, a joined @with_db_session call adds {joined:.2f} us to "
+        f"a plain call ({plain:.2f} us); a joined `with get_session()` adds {joined_with:.2f} us"
+    )
+
+
+def sqlite_settings(directory: Path) -> DatabaseSettings:
+    url = URL.create("sqlite+pysqlite", database=str(directory / "bench.sqlite3"))
+    return DatabaseSettings(url=url, source="DATABASE_URL")
+
+
+def mariadb_settings() -> DatabaseSettings:
+    url = make_url(MARIADB_URL).set(database=f"studyhall_bench_{uuid.uuid4().hex[:10]}")
+    return DatabaseSettings(url=url, source="DATABASE_URL")
+
+
+def mariadb_version() -> str | None:
+    """The server's version, or None when it does not answer."""
+    engine = create_engine(make_url(MARIADB_URL), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            return str(conn.scalar(text("SELECT VERSION()")))
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({model}){load}; Python {platform.python_version()}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {pymysql.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=5000, help="units per variant (default 5000)")
+    parser.add_argument(
+        "--backends", default="mariadb,sqlite", help="comma-separated: mariadb, sqlite"
+    )
+    args = parser.parse_args(argv)
+    names = args.backends.split(",")
+    unknown = set(names) - {"mariadb", "sqlite"}
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}; use mariadb, sqlite")
+    print(f"session overhead: {args.n} transactions per variant on {machine()}")
+    for name in names:
+        if name == "sqlite":
+            with tempfile.TemporaryDirectory(prefix="studyhall_bench_") as directory:
+                bench_backend("SQLite", sqlite_settings(Path(directory)), args.n)
+            continue
+        settings = mariadb_settings()
+        version = mariadb_version()
+        if version is None:
+            print(f"\nMariaDB skipped: nothing answers at {settings.masked_url}")
+            continue
+        try:
+            bench_backend(f"MariaDB {version}", settings, args.n)
+        finally:
+            drop_database(settings)
+    return 0
+
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
