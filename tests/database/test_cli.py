@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
 from studyhall.database import cli, setup
+from studyhall.database import migrate as migrations
 from studyhall.database.dialects import drop_database
 from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
 from studyhall.models import Base
@@ -164,7 +165,6 @@ def test_status_shows_missing_tables(fresh):
 
 
 def test_migrate_and_init_migrate_build_the_schema(fresh):
-    pytest.importorskip("studyhall.database.migrate")
     result = run("init", "--migrate")
     assert result.exit_code == 0, result.output
     assert "schema:   migrated to " in result.stdout
@@ -173,6 +173,8 @@ def test_migrate_and_init_migrate_build_the_schema(fresh):
     assert again.exit_code == 0, again.output
     seeded = run("seed")
     assert seeded.exit_code == 0, seeded.output
+    status = run("status")
+    assert f"migration: {migrations.head_revision()}" in status.stdout
 
 
 @pytest.mark.parametrize(
@@ -191,7 +193,7 @@ def test_usage_errors_exit_2(args, message):
     assert message in result.stderr
 
 
-@pytest.mark.parametrize("command", ["check", "init", "seed", "status", "setup"])
+@pytest.mark.parametrize("command", ["check", "init", "migrate", "seed", "status", "setup"])
 def test_an_unreachable_server_exits_1_without_the_password(monkeypatch, closed_port, command):
     url = f"mysql+pymysql://root:Pa55-word@127.0.0.1:{closed_port}/studyhall"
     monkeypatch.setenv("DATABASE_URL", url)

@@ -8,7 +8,6 @@ terminal, refuse without `--yes` elsewhere, and refuse always when STUDYHALL_ENV
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,11 @@ from typing import Any
 
 import click
 
+from studyhall.database import migrate as migrations
 from studyhall.database.config import deployment_environment
 from studyhall.database.dialects import server_version
-from studyhall.database.errors import NotAvailableError, StudyhallError, UnsafeOperationError
+from studyhall.database.engine import Database
+from studyhall.database.errors import StudyhallError, UnsafeOperationError
 from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows, populate
 from studyhall.database.setup import DatabaseManager
 from studyhall.database.status import row_counts
@@ -80,10 +81,10 @@ def init(migrate: bool) -> None:
 @main.command()
 def migrate() -> None:
     """Upgrade the schema to the newest Alembic revision."""
-    migrations = _migrations()
-    DatabaseManager.initialize()
-    migrations.upgrade(DatabaseManager.database())
-    click.echo(f"migration: {migrations.current_revision(DatabaseManager.database())}")
+    database = DatabaseManager.initialize()
+    _require_server(database)
+    migrations.upgrade(database)
+    click.echo(f"migration: {migrations.current_revision(database)}")
 
 
 @main.command()
@@ -134,29 +135,19 @@ def setup(migrate: bool, scale: int) -> None:
 def status() -> None:
     """Show the row count of every table and the current migration."""
     database = DatabaseManager.initialize()
+    counts = row_counts(database)  # first: its engine explains a connection failure
     click.echo(f"database:  {database.settings.masked_url}")
-    try:
-        revision = _migrations().current_revision(database) or "none"
-    except NotAvailableError:
-        revision = "unknown (Alembic migrations are not part of this version)"
-    click.echo(f"migration: {revision}")
-    counts = row_counts(database)
+    click.echo(f"migration: {migrations.current_revision(database) or 'none'}")
     width = max(map(len, counts))
     for name, count in counts.items():
         click.echo(f"  {name:<{width}}  {'missing' if count is None else f'{count:>9,}'}")
 
 
-def _migrations() -> Any:
-    # The Alembic module is built separately; until it is there, say so instead of failing.
-    try:
-        return importlib.import_module("studyhall.database.migrate")
-    except ModuleNotFoundError as exc:
-        if exc.name != "studyhall.database.migrate":
-            raise
-        raise NotAvailableError(
-            "Alembic migrations are not part of this version of studyhall yet. Create the "
-            "tables with `studyhall-db init` (without --migrate)."
-        ) from exc
+def _require_server(database: Database) -> None:
+    # Alembic connects through its own engine, which reports a connection failure raw;
+    # ours turns it into a DatabaseUnavailableError that says what to do.
+    with database.engine.connect():
+        pass
 
 
 def _init(migrate: bool) -> None:
@@ -164,7 +155,6 @@ def _init(migrate: bool) -> None:
     created = DatabaseManager.ensure_database_exists()
     click.echo(f"database: {database.settings.masked_url} ({'created' if created else 'exists'})")
     if migrate:
-        migrations = _migrations()
         migrations.upgrade(database)
         click.echo(f"schema:   migrated to {migrations.current_revision(database)}")
     else:

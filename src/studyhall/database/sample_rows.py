@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from studyhall.database import sample_content as content
@@ -38,6 +39,7 @@ _STATUS_CYCLE = (
 )  # fmt: skip
 _MESSAGES = {"planned": 0, "cancelled": 2, "active": 6}
 MESSAGE_SECONDS = 90
+_MESSAGE_GAPS = tuple(timedelta(seconds=MESSAGE_SECONDS * (n + 1)) for n in range(20))
 
 Row = dict[str, Any]
 
@@ -95,8 +97,19 @@ def _class_of_student(k: int) -> int:
     return (k - 1) % 4 + 1
 
 
-def _courses_of_school(school: int) -> list[int]:
-    return [i + 1 for i, course in enumerate(content.COURSES) if course[0] == school - 1]
+@cache
+def _courses_of_school(school: int) -> tuple[int, ...]:
+    return tuple(i + 1 for i, course in enumerate(content.COURSES) if course[0] == school - 1)
+
+
+@cache
+def _dialogue(unit_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The student's and the teacher's lines about a unit, formatted once."""
+    topic = unit_title(unit_id).lower()
+    return (
+        tuple(line.format(topic=topic) for line in content.STUDENT_LINES),
+        tuple(line.format(topic=topic) for line in content.TEACHER_LINES),
+    )
 
 
 def unit_title(unit_id: int) -> str:
@@ -342,6 +355,7 @@ def study_sessions(bp: Blueprint) -> Iterator[Row]:
             "status": s.status,
             "active_student_id": s.student_id if s.status == "active" else None,
             "created_at": s.created_at,
+            "updated_at": s.ended_at or s.started_at or s.created_at,
             "started_at": s.started_at,
             "ended_at": s.ended_at,
             "duration_seconds": duration,
@@ -350,21 +364,20 @@ def study_sessions(bp: Blueprint) -> Iterator[Row]:
 
 def study_messages(bp: Blueprint) -> Iterator[Row]:
     rng = _rng("study_messages")
+    roles = ("student", "teacher")
     message_id = 0
     for s in planned_sessions(bp):
-        topic = unit_title(s.unit_id).lower()
+        if s.started_at is None:  # planned: no messages yet
+            continue
+        dialogue = _dialogue(s.unit_id)
         for n in range(s.messages):
             message_id += 1
-            role, lines = ("student", content.STUDENT_LINES)
-            if n % 2:
-                role, lines = ("teacher", content.TEACHER_LINES)
-            assert s.started_at is not None  # a planned session has no messages
             yield {
                 "id": message_id,
                 "study_session_id": s.id,
-                "role": role,
-                "content": rng.choice(lines).format(topic=topic),
-                "sent_at": s.started_at + timedelta(seconds=MESSAGE_SECONDS * (n + 1)),
+                "role": roles[n % 2],
+                "content": rng.choice(dialogue[n % 2]),
+                "sent_at": s.started_at + _MESSAGE_GAPS[n],
             }
 
 
