@@ -66,25 +66,50 @@ def populate() -> None:
     now = utcnow()
     school = School.create(name="Bench school")
     subject = Subject.create(name="Bench subject")
-    session.execute(insert(Course), [
-        {"school_id": school.id, "subject_id": subject.id, "name": f"Course {n:02d}",
-         "grade_level": 7, "created_at": now, "updated_at": now}
-        for n in range(COURSES)
-    ])
-    session.execute(insert(User), [
-        {"role": UserRole.STUDENT, "email": f"s{n}@bench.example", "password_hash": "-",
-         "first_name": f"S{n}", "last_name": "Bench", "is_active": True,
-         "created_at": now, "updated_at": now}
-        for n in range(STUDENTS)
-    ])
+    session.execute(
+        insert(Course),
+        [
+            {
+                "school_id": school.id,
+                "subject_id": subject.id,
+                "name": f"Course {n:02d}",
+                "grade_level": 7,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(COURSES)
+        ],
+    )
+    session.execute(
+        insert(User),
+        [
+            {
+                "role": UserRole.STUDENT,
+                "email": f"s{n}@bench.example",
+                "password_hash": "-",
+                "first_name": f"S{n}",
+                "last_name": "Bench",
+                "is_active": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(STUDENTS)
+        ],
+    )
     students = session.scalars(select(User.id).order_by(User.id)).all()
     courses = session.scalars(select(Course.id).order_by(Course.id)).all()
     rows = []
     for n, student_id in enumerate(students):
         for k in range(ENROLLMENTS + 1):
             status = EnrollmentStatus.ACTIVE if k < ENROLLMENTS else EnrollmentStatus.DROPPED
-            rows.append({"student_id": student_id, "course_id": courses[(n + k) % COURSES],
-                         "status": status, "enrolled_at": now})
+            rows.append(
+                {
+                    "student_id": student_id,
+                    "course_id": courses[(n + k) % COURSES],
+                    "status": status,
+                    "enrolled_at": now,
+                }
+            )
     session.execute(insert(Enrollment), rows)
 
 
@@ -114,8 +139,10 @@ def load_join() -> dict[int, list[tuple[int, str]]]:
         select(users.c.id, users.c.first_name, users.c.last_name, courses.c.id, courses.c.name)
         .join_from(users, enrollments, enrollments.c.student_id == users.c.id)
         .join(courses, courses.c.id == enrollments.c.course_id)
-        .where(users.c.role == UserRole.STUDENT.value,
-               enrollments.c.status == EnrollmentStatus.ACTIVE.value)
+        .where(
+            users.c.role == UserRole.STUDENT.value,
+            enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+        )
         .order_by(users.c.id, courses.c.name, courses.c.id)
     )
     with DatabaseManager.get_session() as session:
@@ -129,13 +156,18 @@ BASELINE = "(d) hand-written Core JOIN"
 HELPER = "(c) Student.courses_overview()"
 VARIANTS: dict[str, tuple[Callable[[], Any], Callable[[Any], Page]]] = {
     "(a) lazy: get_courses() each": (
-        load_lazy, lambda rows: [(s.id, [c.id for c in cs]) for s, cs in rows]),
+        load_lazy,
+        lambda rows: [(s.id, [c.id for c in cs]) for s, cs in rows],
+    ),
     "(b) Student.list_with_courses()": (
-        load_objects, lambda rows: [(s.id, [c.id for c in s.courses]) for s in rows]),
+        load_objects,
+        lambda rows: [(s.id, [c.id for c in s.courses]) for s in rows],
+    ),
     HELPER: (
-        load_overview, lambda rows: [(r.student_id, [c.id for c in r.courses]) for r in rows]),
-    BASELINE: (
-        load_join, lambda page: [(k, [c for c, _ in v]) for k, v in page.items()]),
+        load_overview,
+        lambda rows: [(r.student_id, [c.id for c in r.courses]) for r in rows],
+    ),
+    BASELINE: (load_join, lambda page: [(k, [c for c, _ in v]) for k, v in page.items()]),
 }
 
 
@@ -211,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--backends", default="sqlite,mariadb")
     args = parser.parse_args(argv)
-    print(f"my courses: {STUDENTS} students x {ENROLLMENTS} active enrollments, "
-          f"median of {args.rounds} rounds x {LOADS_PER_ROUND} loads; "
-          f"target: (c) <= {TARGET_RATIO}x (d) with <= {TARGET_STATEMENTS} statements")
+    print(
+        f"my courses: {STUDENTS} students x {ENROLLMENTS} active enrollments, "
+        f"median of {args.rounds} rounds x {LOADS_PER_ROUND} loads; "
+        f"target: (c) <= {TARGET_RATIO}x (d) with <= {TARGET_STATEMENTS} statements"
+    )
     print(f"{'backend':<8} {'variant':<34} {'statements':>10} {'ms/load':>9} {'vs (d)':>7}")
     failed = False
     with tempfile.TemporaryDirectory() as workdir:

@@ -63,8 +63,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(db_settings
     engine = build_engine(db_settings, pooled=False)
     with engine.begin() as connection:
         connection.exec_driver_sql(
-            "DROP INDEX ix_courses_grade_level"
-            + (" ON courses" if db_settings.is_mysql else "")
+            "DROP INDEX ix_courses_grade_level" + (" ON courses" if db_settings.is_mysql else "")
         )
     engine.dispose()
     assert [d[0] for d in schema_of(db_settings)[0]] == ["add_index"]

@@ -50,9 +50,7 @@ def make_world(students: int = 2) -> World:
     school = School.create(name="Hillside")
     subject = Subject.create(name="Mathematics")
     course = Course.create(school=school, subject=subject, name="Algebra 1", grade_level=7)
-    units = [
-        LearningUnit.create(course=course, position=n, title=f"Unit {n}") for n in (1, 2, 3)
-    ]
+    units = [LearningUnit.create(course=course, position=n, title=f"Unit {n}") for n in (1, 2, 3)]
     teacher = AIAgent.create(
         agent_type=AgentType.TEACHER, name="Ada", model_name="m-1", system_prompt="Teach."
     )

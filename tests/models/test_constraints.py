@@ -44,9 +44,10 @@ def dump() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in primary-key order."""
     session = get_current_session()
     return {
-        table.name: [tuple(row) for row in session.execute(
-            select(table).order_by(*table.primary_key.columns)
-        )]
+        table.name: [
+            tuple(row)
+            for row in session.execute(select(table).order_by(*table.primary_key.columns))
+        ]
         for table in Base.metadata.sorted_tables
     }
 
@@ -54,14 +55,18 @@ def dump() -> dict[str, list[tuple[Any, ...]]]:
 def session_row(world: World, status: SessionStatus, unit: int = 0) -> HomeHoursStudySession:
     student = world.students[0]
     return HomeHoursStudySession.create(
-        student=student, learning_unit=world.units[unit], teacher_agent=world.teacher,
-        status=status, active_student_id=student.id if status == SessionStatus.ACTIVE else None,
+        student=student,
+        learning_unit=world.units[unit],
+        teacher_agent=world.teacher,
+        status=status,
+        active_student_id=student.id if status == SessionStatus.ACTIVE else None,
     )
 
 
 def evaluation(world: World, study_session: StudySession, score: int) -> Evaluation:
-    return Evaluation.create(study_session=study_session, evaluator_agent=world.evaluator,
-                             score=score, feedback="fine")
+    return Evaluation.create(
+        study_session=study_session, evaluator_agent=world.evaluator, score=score, feedback="fine"
+    )
 
 
 @pytest.fixture
@@ -91,33 +96,44 @@ def execute(sql: str) -> Callable[[World], object]:
 VIOLATIONS: dict[str, Callable[[World], object]] = {
     "duplicate e-mail, other case and blanks": lambda w: make_student(0),
     "duplicate enrollment": lambda w: Enrollment.create(
-        student_id=w.students[0].id, course_id=w.course.id),
+        student_id=w.students[0].id, course_id=w.course.id
+    ),
     "duplicate unit position": lambda w: LearningUnit.create(
-        course_id=w.course.id, position=2, title="Again"),
+        course_id=w.course.id, position=2, title="Again"
+    ),
     "duplicate class name in a school": lambda w: [
-        SchoolClass.create(school=w.school, name="7a", grade_level=7) for _ in range(2)],
+        SchoolClass.create(school=w.school, name="7a", grade_level=7) for _ in range(2)
+    ],
     "second evaluation of a session": lambda w: evaluation(
-        w, sessions(SessionStatus.COMPLETED)[0], 50),
+        w, sessions(SessionStatus.COMPLETED)[0], 50
+    ),
     "score above 100": lambda w: evaluation(w, sessions(SessionStatus.COMPLETED)[1], 101),
     "score below 0": lambda w: evaluation(w, sessions(SessionStatus.COMPLETED)[1], -1),
     "grade level out of range": lambda w: Course.create(
-        school=w.school, subject=w.subject, name="Odd", grade_level=14),
+        school=w.school, subject=w.subject, name="Odd", grade_level=14
+    ),
     "unit position 0": lambda w: LearningUnit.create(
-        course_id=w.course.id, position=0, title="Zero"),
+        course_id=w.course.id, position=0, title="Zero"
+    ),
     "second active session of a student": lambda w: session_row(w, SessionStatus.ACTIVE),
     "active session without the invariant column": execute(
-        "UPDATE study_sessions SET status = 'active' WHERE status = 'completed'"),
+        "UPDATE study_sessions SET status = 'active' WHERE status = 'completed'"
+    ),
     "invariant column on a planned session": execute(
-        "UPDATE study_sessions SET active_student_id = student_id WHERE status = 'completed'"),
+        "UPDATE study_sessions SET active_student_id = student_id WHERE status = 'completed'"
+    ),
     "unknown enrollment status": execute("UPDATE enrollments SET status = 'paused'"),
     "unknown user role": execute("UPDATE users SET role = 'admin'"),
     "deleting a course with enrollments": delete_course,
     "deleting a student with enrollments": lambda w: get_current_session().execute(
-        delete(Student.__table__).where(Student.__table__.c.id == w.students[1].id)),
+        delete(Student.__table__).where(Student.__table__.c.id == w.students[1].id)
+    ),
     "deleting a Teacher agent with sessions": execute(
-        "DELETE FROM ai_agents WHERE agent_type = 'teacher'"),
+        "DELETE FROM ai_agents WHERE agent_type = 'teacher'"
+    ),
     "enrollment of a missing course": lambda w: Enrollment.create(
-        student_id=w.students[0].id, course_id=999999),
+        student_id=w.students[0].id, course_id=999999
+    ),
 }
 
 
@@ -139,15 +155,17 @@ def test_on_delete_cascade_and_set_null(world):
         Student.get(world.students[0].id).school_class = school_class
         done = sessions(SessionStatus.COMPLETED)[0]
         StudyMessage.create(study_session=done, role="student", content="hello")
-        free_course = Course.create(school=world.school, subject=world.subject, name="Free",
-                                    grade_level=7)
+        free_course = Course.create(
+            school=world.school, subject=world.subject, name="Free", grade_level=7
+        )
         LearningUnit.create(course=free_course, position=1, title="Only")
         session.flush()
         # Raw SQL: the database acts, not the ORM cascades.
         session.execute(delete(SchoolClass.__table__))
         session.execute(delete(Course.__table__).where(Course.__table__.c.id == free_course.id))
-        session.execute(delete(StudySession.__table__).where(
-            StudySession.__table__.c.id == done.id))
+        session.execute(
+            delete(StudySession.__table__).where(StudySession.__table__.c.id == done.id)
+        )
     with DatabaseManager.get_session():
         assert Student.get(world.students[0].id).school_class_id is None  # SET NULL
         assert LearningUnit.count(course_id=free_course.id) == 0  # CASCADE
@@ -160,7 +178,9 @@ def test_updates_bypassing_the_model_still_meet_the_checks(world):
     # The active row's invariant column must follow student_id: the CHECK sees to it.
     with pytest.raises(DBAPIError) as info:
         with DatabaseManager.get_session() as session:
-            session.execute(update(StudySession.__table__)
-                            .where(StudySession.__table__.c.status == "active")
-                            .values(active_student_id=world.students[1].id))
+            session.execute(
+                update(StudySession.__table__)
+                .where(StudySession.__table__.c.status == "active")
+                .values(active_student_id=world.students[1].id)
+            )
     assert is_constraint_violation(info.value)

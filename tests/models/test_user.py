@@ -34,10 +34,12 @@ def test_get_courses_lists_active_enrollments_by_name(rolled_back):
     with DatabaseManager.get_session():
         world = make_world(students=1)
         extra = enroll_in_more(world, 2)
-        dropped = Course.create(school=world.school, subject=world.subject, name="A",
-                                grade_level=7)
-        Enrollment.create(student=world.students[0], course=dropped,
-                          status=EnrollmentStatus.DROPPED)
+        dropped = Course.create(
+            school=world.school, subject=world.subject, name="A", grade_level=7
+        )
+        Enrollment.create(
+            student=world.students[0], course=dropped, status=EnrollmentStatus.DROPPED
+        )
         courses = world.students[0].get_courses()
         assert [c.id for c in courses] == [world.course.id, *extra]
 
@@ -68,7 +70,8 @@ def test_courses_overview_costs_one_select_for_any_number(rolled_back, students)
     assert len(seen) == 2, seen  # one per call
     expected = [world.course.id, *extra]
     assert [(r.student_id, [c.id for c in r.courses]) for r in rows] == [
-        *((s.id, expected) for s in world.students), (idle, [])
+        *((s.id, expected) for s in world.students),
+        (idle, []),
     ]
     assert rows[0].courses[0].name == "Algebra 1"
     assert only_idle == [(idle, "Student99", "Test", [])]
@@ -80,8 +83,11 @@ def test_get_study_sessions_newest_first_by_status(rolled_back):
         student = world.students[0]
         made = [
             HomeHoursStudySession.create(
-                student=student, learning_unit=world.units[n], teacher_agent=world.teacher,
-                status=status, active_student_id=student.id if status == "active" else None,
+                student=student,
+                learning_unit=world.units[n],
+                teacher_agent=world.teacher,
+                status=status,
+                active_student_id=student.id if status == "active" else None,
             ).id
             for n, status in enumerate([SessionStatus.PLANNED, SessionStatus.CANCELLED])
         ]
@@ -95,14 +101,17 @@ def test_get_study_sessions_newest_first_by_status(rolled_back):
 def test_parent_children_both_ways(rolled_back):
     with DatabaseManager.get_session():
         world = make_world(students=3)
-        parent = Parent.create(email="p@example.org", password_hash=PASSWORD_HASH,
-                               first_name="P", last_name="Q")
+        parent = Parent.create(
+            email="p@example.org", password_hash=PASSWORD_HASH, first_name="P", last_name="Q"
+        )
         parent.children.extend([world.students[2], world.students[0]])
     with DatabaseManager.get_session():
         parent = Parent.get_by_email("P@example.org")
         assert isinstance(parent, Parent)
-        assert [c.id for c in parent.get_children()] == [world.students[0].id,
-                                                         world.students[2].id]
+        assert [c.id for c in parent.get_children()] == [
+            world.students[0].id,
+            world.students[2].id,
+        ]
         assert [p.id for p in Student.get(world.students[2].id).parents] == [parent.id]
         assert Student.get(world.students[1].id).parents == []
 

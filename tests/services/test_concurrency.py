@@ -67,17 +67,17 @@ def test_twenty_concurrent_starts_give_one_active_session(world):
 
 
 def test_concurrent_evaluations_record_one(world):
-    session_id = lifecycle.create_home_study_session(
-        world.students[0].id, world.units[0].id
-    ).id
+    session_id = lifecycle.create_home_study_session(world.students[0].id, world.units[0].id).id
     lifecycle.start(session_id)
     lifecycle.end(session_id)
     evaluator = world.evaluator.id
 
-    evaluations, errors = race([
-        lambda n=n: lifecycle.evaluate_study_session(session_id, evaluator, n, f"try {n}")
-        for n in range(5)
-    ])
+    evaluations, errors = race(
+        [
+            lambda n=n: lifecycle.evaluate_study_session(session_id, evaluator, n, f"try {n}")
+            for n in range(5)
+        ]
+    )
 
     assert len(evaluations) == 1, errors
     assert all(isinstance(error, AlreadyEvaluatedError) for error in errors), errors

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from studyhall.database import DatabaseManager, get_current_session
+from studyhall.database import DatabaseManager
 from studyhall.models import (
     AgentType,
     AIAgent,
@@ -34,9 +34,7 @@ from tests.models.factories import World, make_student
 
 
 def plan(world: World, student: int = 0, unit: int = 0) -> int:
-    planned = lifecycle.create_home_study_session(
-        world.students[student].id, world.units[unit].id
-    )
+    planned = lifecycle.create_home_study_session(world.students[student].id, world.units[unit].id)
     return planned.id
 
 
@@ -52,9 +50,14 @@ def snapshot(session_id: int) -> tuple[Any, ...]:
     with DatabaseManager.get_session():
         row = StudySession.get(session_id)
         assert row is not None
-        return (row.status, row.active_student_id, row.started_at, row.ended_at,
-                StudyMessage.count(study_session_id=session_id),
-                Evaluation.count(study_session_id=session_id))
+        return (
+            row.status,
+            row.active_student_id,
+            row.started_at,
+            row.ended_at,
+            StudyMessage.count(study_session_id=session_id),
+            Evaluation.count(study_session_id=session_id),
+        )
 
 
 OPERATIONS: dict[str, Callable[[World, int], object]] = {
@@ -169,19 +172,35 @@ def evaluate(score: object, feedback: str = "x", agent: str = "evaluator") -> An
 @pytest.mark.parametrize(
     ("path", "call", "error", "message"),
     [
-        (ACTIVE, lambda w, s: lifecycle.add_message(s, "robot", "x"), InvalidArgumentError,
-         "The role 'robot' is not valid; use one of: student, teacher"),
-        (ACTIVE, lambda w, s: lifecycle.add_message(s, "student", "   "), InvalidArgumentError,
-         "The message is empty"),
+        (
+            ACTIVE,
+            lambda w, s: lifecycle.add_message(s, "robot", "x"),
+            InvalidArgumentError,
+            "The role 'robot' is not valid; use one of: student, teacher",
+        ),
+        (
+            ACTIVE,
+            lambda w, s: lifecycle.add_message(s, "student", "   "),
+            InvalidArgumentError,
+            "The message is empty",
+        ),
         (COMPLETED, evaluate(101), InvalidArgumentError, "The score 101 is out of range"),
         (COMPLETED, evaluate(-1), InvalidArgumentError, "The score -1 is out of range"),
         (COMPLETED, evaluate(True), InvalidArgumentError, "must be a whole number"),
         (COMPLETED, evaluate("50"), InvalidArgumentError, "must be a whole number"),
         (COMPLETED, evaluate(50, " "), InvalidArgumentError, "The feedback is empty"),
-        (COMPLETED, evaluate(50, agent="teacher"), InvalidArgumentError,
-         "is not an active Evaluator agent"),
-        (COMPLETED, lambda w, s: lifecycle.evaluate_study_session(s, 999999, 50, "x"),
-         NotFoundError, "No Evaluator agent has id 999999"),
+        (
+            COMPLETED,
+            evaluate(50, agent="teacher"),
+            InvalidArgumentError,
+            "is not an active Evaluator agent",
+        ),
+        (
+            COMPLETED,
+            lambda w, s: lifecycle.evaluate_study_session(s, 999999, 50, "x"),
+            NotFoundError,
+            "No Evaluator agent has id 999999",
+        ),
     ],
 )
 def test_bad_arguments_change_nothing(world, path, call, error, message):
@@ -195,17 +214,23 @@ def test_bad_arguments_change_nothing(world, path, call, error, message):
 def test_create_checks_enrollment_agent_and_ids(world):
     with DatabaseManager.get_session():
         outsider = make_student(99).id
-        Enrollment.get_by(student_id=world.students[1].id, first=True).status = (
-            EnrollmentStatus.DROPPED
-        )
+        Enrollment.get_by(
+            student_id=world.students[1].id, first=True
+        ).status = EnrollmentStatus.DROPPED
     cases: list[tuple[Callable[[], object], type[Exception], str]] = [
         (lambda: plan_for(outsider), NotEnrolledError, "is not actively enrolled in course"),
         (lambda: plan_for(world.students[1].id), NotEnrolledError, "Enroll the student"),
         (lambda: plan_for(999999), NotFoundError, "No student has id 999999"),
-        (lambda: plan_for(world.students[0].id, unit=999999), NotFoundError,
-         "No learning unit has id 999999"),
-        (lambda: plan_for(world.students[0].id, teacher=world.evaluator.id),
-         InvalidArgumentError, "is not an active Teacher agent"),
+        (
+            lambda: plan_for(world.students[0].id, unit=999999),
+            NotFoundError,
+            "No learning unit has id 999999",
+        ),
+        (
+            lambda: plan_for(world.students[0].id, teacher=world.evaluator.id),
+            InvalidArgumentError,
+            "is not an active Teacher agent",
+        ),
     ]
 
     def plan_for(student: int, unit: int | None = None, teacher: int | None = None) -> object:
@@ -224,8 +249,9 @@ def test_default_teacher_is_the_first_active_one(world):
     with pytest.raises(NotFoundError, match="No active Teacher agent exists"):
         plan(world)
     with DatabaseManager.get_session():
-        other = AIAgent.create(agent_type=AgentType.TEACHER, name="Bo", model_name="m",
-                               system_prompt="Teach.").id
+        other = AIAgent.create(
+            agent_type=AgentType.TEACHER, name="Bo", model_name="m", system_prompt="Teach."
+        ).id
     with DatabaseManager.get_session():
         assert StudySession.get(plan(world)).teacher_agent_id == other
 
@@ -238,4 +264,3 @@ def test_failure_inside_a_larger_unit_of_work_rolls_it_all_back(world):
             lifecycle.add_message(first, "student", "written, then rolled back")
             lifecycle.start(second)
     assert snapshot(first)[4] == 0
-    assert get_current_session  # the module-level helper stays importable for services

@@ -8,7 +8,8 @@ from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from studyhall.models.base import Base, TimestampMixin
-from studyhall.models.types import StrEnumType, enum_check
+from studyhall.models.constraints import enum_check
+from studyhall.models.types import StrEnumType
 
 
 class AgentType(StrEnum):

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from studyhall.models.base import Base
+from studyhall.models.base import Base, parts
+from studyhall.models.constraints import position_constraints
 from studyhall.models.types import utcnow
 
 if TYPE_CHECKING:
@@ -34,11 +35,8 @@ class Assessment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     learning_unit: Mapped[LearningUnit] = relationship(back_populates="assessments")
-    questions: Mapped[list[AssessmentQuestion]] = relationship(
-        back_populates="assessment",
-        order_by="AssessmentQuestion.position",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
+    questions: Mapped[list[AssessmentQuestion]] = parts(
+        "assessment", "AssessmentQuestion.position"
     )
 
 
@@ -47,25 +45,15 @@ class AssessmentQuestion(Base):
 
     __tablename__ = "assessment_questions"
     __repr_fields__ = ("position",)
-    __table_args__ = (
-        UniqueConstraint("assessment_id", "position"),
-        CheckConstraint("position >= 1", name="position_positive"),
-    )
+    __table_args__ = position_constraints("assessment_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(
-        ForeignKey("assessments.id", ondelete="CASCADE")
-    )
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
     position: Mapped[int]
     prompt: Mapped[str] = mapped_column(Text)
 
     assessment: Mapped[Assessment] = relationship(back_populates="questions")
-    choices: Mapped[list[AssessmentChoice]] = relationship(
-        back_populates="question",
-        order_by="AssessmentChoice.position",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    choices: Mapped[list[AssessmentChoice]] = parts("question", "AssessmentChoice.position")
 
     @property
     def correct_choice(self) -> AssessmentChoice | None:
@@ -78,10 +66,7 @@ class AssessmentChoice(Base):
 
     __tablename__ = "assessment_choices"
     __repr_fields__ = ("position", "is_correct")
-    __table_args__ = (
-        UniqueConstraint("question_id", "position"),
-        CheckConstraint("position >= 1", name="position_positive"),
-    )
+    __table_args__ = position_constraints("question_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(

@@ -12,7 +12,14 @@ from typing import Any, ClassVar, Literal, Self, overload
 
 from sqlalchemy import ColumnElement, MetaData, func, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Mapper, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Mapper,
+    mapped_column,
+    relationship,
+)
 
 from studyhall.database.session_context import get_current_session
 from studyhall.models.errors import InvalidFilterError
@@ -144,6 +151,20 @@ def _primary_key_names(mapper: Mapper[Any]) -> list[str]:
 
 def _format_fields(values: dict[str, Any], names: Iterable[str]) -> str:
     return " ".join(f"{name}={values[name]!r}" for name in names if name in values)
+
+
+def parts(back_populates: str, order_by: str | Literal[False] = False) -> Any:
+    """A relationship to rows that are part of this one: added, and deleted, with it.
+
+    The ORM leaves the deletion to the foreign key's ON DELETE CASCADE
+    (`passive_deletes`), so deleting a parent never loads its parts first.
+    """
+    return relationship(
+        back_populates=back_populates,
+        order_by=order_by,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
 
 
 class TimestampMixin:

@@ -8,7 +8,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studyhall.database.session_context import get_current_session
-from studyhall.models.base import Base, TimestampMixin
+from studyhall.models.base import Base, TimestampMixin, parts
+from studyhall.models.constraints import position_constraints
 from studyhall.models.school import GRADE_CHECK
 
 if TYPE_CHECKING:
@@ -58,12 +59,7 @@ class Course(TimestampMixin, Base):
 
     school: Mapped[School] = relationship()
     subject: Mapped[Subject] = relationship(back_populates="courses")
-    units: Mapped[list[LearningUnit]] = relationship(
-        back_populates="course",
-        order_by="LearningUnit.position",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    units: Mapped[list[LearningUnit]] = parts("course", "LearningUnit.position")
     enrollments: Mapped[list[Enrollment]] = relationship(
         back_populates="course", passive_deletes="all"
     )
@@ -83,28 +79,14 @@ class LearningUnit(Base):
 
     __tablename__ = "learning_units"
     __repr_fields__ = ("course_id", "position", "title")
-    __table_args__ = (
-        UniqueConstraint("course_id", "position"),
-        CheckConstraint("position >= 1", name="position_positive"),
-    )
+    __table_args__ = position_constraints("course_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Indexed as the leading column of the unique constraint.
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     position: Mapped[int]
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str | None] = mapped_column(Text)
 
     course: Mapped[Course] = relationship(back_populates="units")
-    assessments: Mapped[list[Assessment]] = relationship(
-        back_populates="learning_unit",
-        order_by="Assessment.id",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
-    qa_resources: Mapped[list[QAResource]] = relationship(
-        back_populates="learning_unit",
-        order_by="QAResource.id",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    assessments: Mapped[list[Assessment]] = parts("learning_unit", "Assessment.id")
+    qa_resources: Mapped[list[QAResource]] = parts("learning_unit", "QAResource.id")

@@ -38,13 +38,22 @@ def _base_query() -> Select[tuple[int, str, str, int | None, str | None, int | N
     # as the rows it returns.
     users, enrollments, courses = Student.__table__, Enrollment.__table__, Course.__table__
     return (
-        select(users.c.id, users.c.first_name, users.c.last_name,
-               courses.c.id, courses.c.name, courses.c.grade_level)
+        select(
+            users.c.id,
+            users.c.first_name,
+            users.c.last_name,
+            courses.c.id,
+            courses.c.name,
+            courses.c.grade_level,
+        )
         .select_from(users)
-        .outerjoin(enrollments, and_(
-            enrollments.c.student_id == users.c.id,
-            enrollments.c.status == EnrollmentStatus.ACTIVE.value,
-        ))
+        .outerjoin(
+            enrollments,
+            and_(
+                enrollments.c.student_id == users.c.id,
+                enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+            ),
+        )
         .outerjoin(courses, courses.c.id == enrollments.c.course_id)
         .where(users.c.role == UserRole.STUDENT.value)
         .order_by(users.c.id, courses.c.name, courses.c.id)
@@ -63,10 +72,9 @@ def student_courses(**filters: Any) -> list[StudentCourses]:
     result: list[StudentCourses] = []
     current_id: int | None = None
     current: list[CourseSummary] = []
+    rows = get_current_session().execute(query)
     # A hot loop over every row: locals only, one tuple per course.
-    for student_id, first_name, last_name, course_id, name, grade_level in (
-        get_current_session().execute(query)
-    ):
+    for student_id, first_name, last_name, course_id, name, grade_level in rows:
         if student_id != current_id:
             current_id, current = student_id, []
             result.append(StudentCourses(student_id, first_name, last_name, current))

@@ -10,7 +10,8 @@ from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studyhall.models.base import Base
-from studyhall.models.types import StrEnumType, enum_check, utcnow
+from studyhall.models.constraints import enum_check
+from studyhall.models.types import StrEnumType, utcnow
 
 if TYPE_CHECKING:
     from studyhall.models.course import Course

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from studyhall.models.base import Base, TimestampMixin
-from studyhall.models.types import StrEnumType, enum_check, utcnow
+from studyhall.models.base import Base, TimestampMixin, parts
+from studyhall.models.constraints import enum_check
+from studyhall.models.types import StrEnumType, utcnow
 
 if TYPE_CHECKING:
     from studyhall.models.ai_agent import AIAgent
@@ -93,15 +94,8 @@ class StudySession(TimestampMixin, Base):
     student: Mapped[Student] = relationship()
     learning_unit: Mapped[LearningUnit] = relationship()
     teacher_agent: Mapped[AIAgent] = relationship()
-    messages: Mapped[list[StudyMessage]] = relationship(
-        back_populates="study_session",
-        order_by="StudyMessage.id",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
-    evaluation: Mapped[Evaluation | None] = relationship(
-        back_populates="study_session", cascade="all, delete-orphan", passive_deletes=True
-    )
+    messages: Mapped[list[StudyMessage]] = parts("study_session", "StudyMessage.id")
+    evaluation: Mapped[Evaluation | None] = parts("study_session")
 
 
 class HomeHoursStudySession(StudySession):

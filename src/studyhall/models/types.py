@@ -1,4 +1,4 @@
-"""Portable column types: naive-UTC timestamps and string enums checked by the database."""
+"""Portable column types: naive-UTC timestamps and string enums."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, Dialect, String
+from sqlalchemy import Dialect, String
 from sqlalchemy.types import TypeDecorator
 
 E = TypeVar("E", bound=StrEnum)
@@ -45,9 +45,3 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum_class(value)
-
-
-def enum_check(column: str, enum_class: type[StrEnum], name: str) -> CheckConstraint:
-    """A CHECK constraint keeping `column` within the values of `enum_class`."""
-    values = ", ".join(f"'{member.value}'" for member in enum_class)
-    return CheckConstraint(f"{column} IN ({values})", name=name)

@@ -22,9 +22,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from studyhall.database.session_context import get_current_session
 from studyhall.models.base import Base, TimestampMixin
+from studyhall.models.constraints import enum_check
 from studyhall.models.course import Course
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
-from studyhall.models.types import StrEnumType, enum_check
+from studyhall.models.types import StrEnumType
 
 if TYPE_CHECKING:
     from studyhall.models.course_overview import StudentCourses
@@ -63,9 +64,7 @@ class User(TimestampMixin, Base):
     __tablename__ = "users"
     __secret_fields__ = frozenset({"password_hash"})
     __repr_fields__ = ("role", "email")
-    __table_args__ = (
-        enum_check("role", UserRole, "role_valid"),
-    )
+    __table_args__ = (enum_check("role", UserRole, "role_valid"),)
     __mapper_args__ = {"polymorphic_on": "role"}
 
     id: Mapped[int] = mapped_column(primary_key=True)

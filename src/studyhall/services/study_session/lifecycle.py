@@ -99,8 +99,12 @@ def start(session_id: int) -> StudySession:
     already has an active session."""
     try:
         return _transition(
-            session_id, "start", (PLANNED,),
-            status=ACTIVE, active_student_id=StudySession.student_id, started_at=utcnow(),
+            session_id,
+            "start",
+            (PLANNED,),
+            status=ACTIVE,
+            active_student_id=StudySession.student_id,
+            started_at=utcnow(),
         )
     except IntegrityError as exc:
         # Only the one-active-session constraint can fail: the other values are fixed.
@@ -146,8 +150,7 @@ def evaluate_study_session(
     """Record the Evaluator agent's score (0 to 100) and feedback of a completed session."""
     if isinstance(score, bool) or not isinstance(score, int):
         raise InvalidArgumentError(
-            f"The score must be a whole number from {MIN_SCORE} to {MAX_SCORE}, "
-            f"not {score!r}."
+            f"The score must be a whole number from {MIN_SCORE} to {MAX_SCORE}, not {score!r}."
         )
     if not MIN_SCORE <= score <= MAX_SCORE:
         raise InvalidArgumentError(
@@ -255,13 +258,3 @@ def _parse(enum_class: type[E], value: object, name: str) -> E:
         return enum_class(value)
     choices = ", ".join(member.value for member in enum_class)
     raise InvalidArgumentError(f"The {name} {value!r} is not valid; use one of: {choices}.")
-
-
-__all__ = [
-    "add_message",
-    "cancel",
-    "create_home_study_session",
-    "end",
-    "evaluate_study_session",
-    "start",
-]
