@@ -13,6 +13,7 @@ from studyhall.models import (
     Parent,
     SessionStatus,
     Student,
+    StudySession,
 )
 from tests.models.factories import PASSWORD_HASH, World, make_student, make_world
 from tests.models.statements import selects
@@ -96,6 +97,10 @@ def test_get_study_sessions_newest_first_by_status(rolled_back):
         both = student.get_study_sessions([SessionStatus.PLANNED, SessionStatus.CANCELLED])
         assert len(both) == 2
         assert student.get_study_sessions(SessionStatus.ACTIVE) == []
+    with DatabaseManager.get_session():
+        # Loaded afresh through the base class, each row comes back as its kind.
+        loaded = StudySession.get_by(id=made)
+        assert [type(s) for s in loaded] == [HomeHoursStudySession] * 2
 
 
 def test_parent_children_both_ways(rolled_back):
