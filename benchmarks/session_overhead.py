@@ -10,6 +10,8 @@ that the noise of a shared machine hits every variant alike:
   (e) Flask-SQLAlchemy's `db.session`, one app context per unit, same engine options
   (f) the floor: raw PyMySQL (connect once, SELECT, commit) or raw sqlite3 (BEGIN, SELECT,
       COMMIT)
+  ref: (a) on an engine that never resets on check-in: unsafe, but the bound on what
+      skipping the check-in ROLLBACK can save on this machine
 
 Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
 to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
@@ -126,14 +128,20 @@ def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
 
 
 def build_variants(
-    settings: DatabaseSettings, bare_engine: Engine, flask_app: Any, flask_db: Any
+    settings: DatabaseSettings,
+    engines: tuple[Engine, Engine],
+    flask_app: Any,
+    flask_db: Any,
 ) -> list[Variant]:
-    bare_factory = sessionmaker(bare_engine, expire_on_commit=False)
+    def bare_on(engine: Engine) -> Callable[[int], None]:
+        factory = sessionmaker(engine, expire_on_commit=False)
 
-    def bare(count: int) -> None:
-        for i in range(count):
-            with bare_factory() as s, s.begin():
-                s.get(BenchItem, key(i))
+        def bare(count: int) -> None:
+            for i in range(count):
+                with factory() as s, s.begin():
+                    s.get(BenchItem, key(i))
+
+        return bare
 
     def decorated(count: int) -> None:
         for i in range(count):
@@ -160,13 +168,17 @@ def build_variants(
         for i in range(count):
             raw(key(i))
 
+    bare_engine, unreset_engine = engines
     return [
-        Variant("(a) bare Session", bare),
+        Variant("(a) bare Session", bare_on(bare_engine)),
         Variant("(b) @with_db_session", decorated),
         Variant("(c) get_session()", managed),
         Variant("(d) outer + joined inner", joined),
         Variant("(e) Flask-SQLAlchemy", flask),
         Variant("(f) raw PyMySQL" if settings.is_mysql else "(f) raw sqlite3", floor),
+        # (a) minus the pool's ROLLBACK on check-in, never resetting at all: unsafe, shown
+        # only as the most that skipping that ROLLBACK can save here.
+        Variant("ref: (a) never reset", bare_on(unreset_engine)),
     ]
 
 
@@ -358,15 +370,19 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
     DatabaseManager.cleanup()
     DatabaseManager.initialize(settings)
     app, db = make_flask(settings)
-    bare_engine = create_engine(settings.url, **plain_options(settings))
-    variants = build_variants(settings, bare_engine, app, db)
+    engines = (
+        create_engine(settings.url, **plain_options(settings)),
+        create_engine(settings.url, **plain_options(settings), pool_reset_on_return=None),
+    )
+    variants = build_variants(settings, engines, app, db)
     try:
         time_rounds(variants, n)
         if settings.is_mysql:
             count_round_trips(variants, settings)
         join = join_overhead()
     finally:
-        bare_engine.dispose()
+        for engine in engines:
+            engine.dispose()
         with app.app_context():
             db.engine.dispose()
         DatabaseManager.cleanup()
