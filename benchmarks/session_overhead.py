@@ -42,6 +42,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -462,7 +463,7 @@ def machine() -> str:
     load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     return (
         f"{os.cpu_count()} CPUs ({model}){load}; Python {platform.python_version()}, "
-        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {pymysql.__version__}"
+        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {metadata.version('PyMySQL')}"
     )
 
 
