@@ -20,7 +20,7 @@ from studyhall.database.config import deployment_environment
 from studyhall.database.dialects import server_version
 from studyhall.database.engine import Database
 from studyhall.database.errors import StudyhallError, UnsafeOperationError
-from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows, populate
+from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows
 from studyhall.database.setup import DatabaseManager
 from studyhall.database.status import row_counts
 
@@ -163,8 +163,8 @@ def _init(migrate: bool) -> None:
 
 def _seed(clear: bool, scale: int) -> None:
     with _progress_bar(sum(planned_rows(scale).values())) as progress:
-        summary = populate(
-            DatabaseManager.database(), clear_existing=clear, scale=scale, progress=progress
+        summary = DatabaseManager.populate_sample_data(
+            clear_existing=clear, scale=scale, progress=progress
         )
     click.echo(str(summary))
     # Printed on purpose: a documented demo password is what makes demo logins usable.

@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from studyhall.database.config import DatabaseSettings
-from studyhall.database.connectivity import install_connect_error_translation
 from studyhall.database.dialects import build_engine
 from studyhall.database.session import StudyhallSession
 from studyhall.database.unit_of_work import Propagation, UnitOfWork
@@ -23,7 +22,6 @@ class Database:
     def __init__(self, settings: DatabaseSettings, **engine_overrides: Any) -> None:
         self.settings = settings
         self.engine: Engine = build_engine(settings, **engine_overrides)
-        install_connect_error_translation(self.engine, settings)
         # Objects stay usable after their unit of work commits: views and services hand
         # them on after the session has closed.
         self.session_factory: sessionmaker[Session] = sessionmaker(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +25,9 @@ from studyhall.database.errors import (
 )
 from studyhall.database.unit_of_work import Propagation, UnitOfWork
 from studyhall.utils.logger import get_logger
+
+if TYPE_CHECKING:
+    from studyhall.database.sample_data import Progress, SampleDataSummary
 
 log = get_logger(__name__)
 
@@ -155,11 +158,18 @@ class DatabaseManager:
         return dropped
 
     @classmethod
-    def populate_sample_data(cls, clear_existing: bool = False, scale: int = 1) -> Any:
+    def populate_sample_data(
+        cls,
+        clear_existing: bool = False,
+        scale: int = 1,
+        progress: Progress | None = None,
+    ) -> SampleDataSummary:
         """Load the deterministic sample data; see `studyhall.database.sample_data`."""
         from studyhall.database import sample_data
 
-        return sample_data.populate(cls.database(), clear_existing=clear_existing, scale=scale)
+        return sample_data.populate(
+            cls.database(), clear_existing=clear_existing, scale=scale, progress=progress
+        )
 
     @classmethod
     def cleanup(cls) -> None:
