@@ -84,3 +84,17 @@ def test_password_is_hashed_and_email_normalized(rolled_back):
         assert User.get_by_email("  STUDENT7@example.ORG") is student
         with pytest.raises(AttributeError, match="only its hash"):
             _ = student.password
+
+
+def test_create_with_a_many_to_many_collection_inserts_each_link_once(rolled_back):
+    with DatabaseManager.get_session() as session:
+        child = make_student(1)
+        parent = Parent.create(
+            email="p@example.org",
+            password_hash=PASSWORD_HASH,
+            first_name="P",
+            last_name="Q",
+            children=[child],
+        )
+        session.flush()  # a later full flush must not insert the link a second time
+        assert [c.id for c in parent.get_children()] == [child.id]

@@ -122,7 +122,9 @@ class Base(DeclarativeBase):
         instance = cls(**fields)
         session = get_current_session()
         session.add(instance)
-        session.flush([instance])
+        # A full flush: flushing only `instance` would write a many-to-many link from its
+        # side and leave the other side's collection pending, to be written again later.
+        session.flush()
         return instance
 
     @classmethod
