@@ -22,7 +22,6 @@ benchmark creates its own `studyhall_bench_<random>` database and drops it at th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.engine import URL, make_url
 
+from benchmarks.common import MARIADB_URL
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.database.config import DatabaseSettings
 from studyhall.database.dialects import drop_database, ensure_database
@@ -52,9 +52,6 @@ from studyhall.models import (
 from studyhall.models.course_overview import StudentCourses
 from studyhall.models.types import utcnow
 
-MARIADB_URL = os.environ.get(
-    "STUDYHALL_BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/"
-)
 STUDENTS, ENROLLMENTS, COURSES = 200, 5, 20
 ROUNDS, LOADS_PER_ROUND = 15, 10
 TARGET_RATIO, TARGET_STATEMENTS = 1.5, 2

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss_child:
         peak_rss_child(args.rss_child[0], int(args.rss_child[1]))
         return 0
-    from benchmarks.session_overhead import machine
+    from benchmarks.common import machine
 
     print(f"seeding benchmark on {machine()}")
     for backend in args.backends.split(","):

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import platform
 import sqlite3
 import statistics
 import tempfile
@@ -42,24 +40,20 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pymysql
-import sqlalchemy
 from sqlalchemy import String, create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from benchmarks.common import MARIADB_URL, machine
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
 from studyhall.database.config import DatabaseSettings
 from studyhall.database.dialects import drop_database, engine_options, ensure_database
 
-MARIADB_URL = os.environ.get(
-    "STUDYHALL_BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/"
-)
 ROWS = 100
 ROUND = 50  # units per variant per round: short, so a burst of noise hits neighbours alike
 COUNTED_UNITS = 20  # a short window, so that it often falls between other clients' queries
@@ -451,20 +445,6 @@ def mariadb_version() -> str | None:
         return None
     finally:
         engine.dispose()
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({model}){load}; Python {platform.python_version()}, "
-        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {metadata.version('PyMySQL')}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

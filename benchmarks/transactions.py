@@ -21,11 +21,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from benchmarks.common import machine
 from benchmarks.session_overhead import (
     BenchItem,
     Variant,
     key,
-    machine,
     mariadb_settings,
     mariadb_version,
     prepare,

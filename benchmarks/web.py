@@ -25,8 +25,6 @@ import argparse
 import contextlib
 import http.client
 import multiprocessing
-import os
-import platform
 import re
 import statistics
 import threading
@@ -43,6 +41,7 @@ from flask import Flask, render_template
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.engine import make_url
 
+from benchmarks.common import MARIADB_URL, machine
 from studyhall.app import create_app
 from studyhall.app.auth import role_required, signed_in
 from studyhall.database import DatabaseManager, with_db_session
@@ -59,9 +58,6 @@ from studyhall.models import (
     UserRole,
 )
 
-MARIADB_URL = os.environ.get(
-    "STUDYHALL_BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/"
-)
 SCALE = 10
 VARIANTS = {"orm": "/my_courses", "core": "/my_courses_core"}
 ROUNDS = 2
@@ -340,15 +336,6 @@ def statements_by_course_count(settings: DatabaseSettings) -> dict[int, int]:
     counts.update([measure()])
     DatabaseManager.cleanup()
     return counts
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as cpuinfo:
-            found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read())
-            model = found.group(1).strip() if found else model
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def main() -> int:
