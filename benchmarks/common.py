@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+from importlib.metadata import version
 from pathlib import Path
 
-import pymysql
 import sqlalchemy
 
 MARIADB_URL = os.environ.get(
@@ -26,5 +26,6 @@ def machine() -> str:
     load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     return (
         f"{os.cpu_count()} CPUs ({model}){load}; Python {platform.python_version()}, "
-        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {pymysql.__version__}"
+        # pymysql.__version__ imitates mysqlclient's; ask the package metadata instead.
+        f"SQLAlchemy {sqlalchemy.__version__}, PyMySQL {version('PyMySQL')}"
     )
