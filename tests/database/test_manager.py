@@ -9,7 +9,7 @@ from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager
 from studyhall.database.dialects import drop_database
-from studyhall.database.errors import NotAvailableError, UnsafeOperationError
+from studyhall.database.errors import ConfigurationError, NotAvailableError, UnsafeOperationError
 from tests.conftest import throwaway_settings
 
 
@@ -169,3 +169,11 @@ def test_populate_sample_data_is_explicit_when_unavailable(tables):
         DatabaseManager.populate_sample_data()
     except NotAvailableError as exc:
         assert "not available" in str(exc)
+
+
+def test_initializing_again_with_other_settings_is_refused(database, db_settings):
+    assert DatabaseManager.initialize(db_settings) is database  # the same settings: fine
+    other = replace(db_settings, pool_size=db_settings.pool_size + 1)
+    with pytest.raises(ConfigurationError, match="cleanup"):
+        DatabaseManager.initialize(other)
+    assert DatabaseManager.database() is database

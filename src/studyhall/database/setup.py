@@ -19,6 +19,7 @@ from studyhall.database.connectivity import unavailable_error
 from studyhall.database.dialects import ensure_database, foreign_key_checks_off
 from studyhall.database.engine import Database
 from studyhall.database.errors import (
+    ConfigurationError,
     DatabaseUnavailableError,
     StudyhallError,
     UnsafeOperationError,
@@ -59,16 +60,26 @@ class DatabaseManager:
 
     @classmethod
     def initialize(cls, settings: DatabaseSettings | None = None) -> Database:
-        """Build the engine and session factory once; later calls return the same one."""
+        """Build the engine and session factory once; later calls return the same one.
+
+        Passing settings that differ from those it was initialized with is an error:
+        call `cleanup()` first to switch databases.
+        """
         database = cls._database
-        if database is not None:
-            return database
-        with cls._lock:
-            if cls._database is None:
-                resolved = settings or cls.validate_environment()
-                cls._database = Database(resolved)
-                log.info("Database engine ready: %s", resolved.masked_url)
-            return cls._database
+        if database is None:
+            with cls._lock:
+                if cls._database is None:
+                    resolved = settings or cls.validate_environment()
+                    cls._database = Database(resolved)
+                    log.info("Database engine ready: %s", resolved.masked_url)
+                database = cls._database
+        if settings is not None and settings != database.settings:
+            raise ConfigurationError(
+                f"DatabaseManager is already initialized with {database.settings.masked_url}; "
+                f"it cannot switch to {settings.masked_url} while in use. Call "
+                "DatabaseManager.cleanup() first."
+            )
+        return database
 
     @classmethod
     def database(cls) -> Database:
