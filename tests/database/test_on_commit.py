@@ -3,9 +3,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session, on_commit, with_db_session
-from tests.database.notes import add_note, committed_ids, create_notes
+from tests.database.notes import Note, add_note, committed_ids, create_notes
 
 
 @pytest.fixture
@@ -52,6 +53,32 @@ def test_dropped_with_its_savepoint_only(notes_db, db_settings):
             on_commit(lambda: calls.append("kept"))
     assert calls == ["outer", "kept"]
     assert committed_ids(db_settings) == [3]
+
+
+def test_dropped_when_the_outer_rolls_back_after_a_savepoint_was_released(notes_db, db_settings):
+    calls = []
+    with pytest.raises(ValueError), DatabaseManager.get_session() as session:
+        add_note(session, 1)
+        on_commit(lambda: calls.append("outer"))
+        with DatabaseManager.get_session("nested"):
+            add_note(session, 2)
+            on_commit(lambda: calls.append("released savepoint"))
+        raise ValueError
+    assert calls == []
+    assert committed_ids(db_settings) == []
+
+
+def test_dropped_with_its_savepoint_when_a_flush_fails_there(notes_db, db_settings):
+    calls = []
+    with DatabaseManager.get_session() as session:
+        session.add(Note(id=1, body="a"))
+        on_commit(lambda: calls.append("outer"))
+        with pytest.raises(IntegrityError), DatabaseManager.get_session("nested"):
+            on_commit(lambda: calls.append("failed savepoint"))
+            session.add(Note(id=1, body="duplicate"))
+            session.flush()
+    assert calls == ["outer"]
+    assert committed_ids(db_settings) == [1]
 
 
 def test_requires_new_runs_its_callbacks_at_its_own_commit(notes_db):

@@ -46,6 +46,10 @@ def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -
 
 @event.listens_for(StudyhallSession, "after_commit")
 def _promote(session: Session) -> None:
+    # after_commit also fires when a savepoint is released; only the real COMMIT of the
+    # outermost transaction may promote, or an outer rollback would still run them.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(PENDING, None)
     if pending:
         session.info.setdefault(READY, []).extend(callback for _, callback in pending)
