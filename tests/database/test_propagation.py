@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
 from studyhall.database.errors import (
@@ -97,6 +98,30 @@ def test_get_session_takes_the_same_propagation(notes_db, db_settings):
         with DatabaseManager.get_session("required") as joined:
             assert joined is outer
     assert committed_ids(db_settings) == [OUTER]
+
+
+def test_a_failed_flush_in_a_nested_unit_leaves_the_outer_unit_usable(notes_db, db_settings):
+    from tests.database.notes import Note
+
+    @with_db_session(propagation="nested")
+    def duplicate():
+        get_current_session().add(Note(id=OUTER, body="again"))
+        get_current_session().flush()
+
+    with DatabaseManager.get_session() as session:
+        session.add(Note(id=OUTER, body="first"))
+        session.flush()
+        with pytest.raises(IntegrityError), DatabaseManager.get_session("nested"):
+            session.add(Note(id=OUTER, body="again"))
+            session.flush()
+        with pytest.raises(IntegrityError):
+            duplicate()
+        with pytest.raises(TransactionRolledBackError), DatabaseManager.get_session("nested"):
+            with pytest.raises(IntegrityError):  # caught inside the nested unit
+                session.add(Note(id=OUTER, body="again"))
+                session.flush()
+        session.add(Note(id=INNER, body="second"))
+    assert committed_ids(db_settings) == [OUTER, INNER]
 
 
 def test_mandatory_without_a_unit_of_work_raises(notes_db):

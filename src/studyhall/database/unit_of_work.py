@@ -59,10 +59,27 @@ def fail_joined(session: Session) -> None:
     if scopes:
         scope = scopes[-1]
         scope.failed = True
-        if scope.savepoint.is_active:
-            scope.savepoint.rollback()
+        _rollback_to(session, scope.savepoint)
     else:
         mark_rollback_only(session)
+
+
+def _open_savepoint(session: Session, savepoint: SessionTransaction) -> bool:
+    """Whether `savepoint` is still in the session's chain of transactions."""
+    transaction = session.get_nested_transaction()
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _rollback_to(session: Session, savepoint: SessionTransaction) -> None:
+    # Not `is_active`: a failed flush rolls back to the savepoint but leaves it open and
+    # inactive, and until it is rolled back (closed) every later statement of the outer
+    # unit raises PendingRollbackError.
+    if _open_savepoint(session, savepoint):
+        savepoint.rollback()
 
 
 class UnitOfWork:
@@ -156,9 +173,11 @@ class UnitOfWork:
         scopes: list[_SavepointScope] = session.info[SCOPES]
         scopes.remove(scope)
         savepoint = scope.savepoint
-        if raised or scope.failed:
-            if savepoint.is_active:
-                savepoint.rollback()
+        # An open but inactive savepoint: a flush failed inside and the caller caught it.
+        if raised or scope.failed or (
+            not savepoint.is_active and _open_savepoint(session, savepoint)
+        ):
+            _rollback_to(session, savepoint)
             if not raised:
                 raise TransactionRolledBackError(
                     "A call inside this nested unit of work raised, so the unit was rolled "
