@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
@@ -158,6 +158,25 @@ def test_read_only_refuses_writes_and_allows_reads(notes_db, db_settings):
     assert read() == [1]
     with pytest.raises(ReadOnlyTransactionError, match="read-only"):
         write()
+    assert committed_ids(db_settings) == [1]
+
+
+def test_read_only_refuses_insert_update_and_delete_statements(notes_db, db_settings):
+    from tests.database.notes import Note
+
+    with DatabaseManager.get_session() as session:
+        add_note(session, 1)
+    statements = [
+        notes.insert().values(id=2, body="no"),
+        update(Note).where(Note.id == 1).values(body="changed"),
+        delete(notes),
+    ]
+    for statement in statements:
+        with pytest.raises(ReadOnlyTransactionError, match="read-only"):
+            with DatabaseManager.get_session(read_only=True) as session:
+                session.execute(statement)
+    with DatabaseManager.get_session(read_only=True) as session:
+        assert session.execute(select(notes.c.body)).scalars().all() == ["x"]
     assert committed_ids(db_settings) == [1]
 
 

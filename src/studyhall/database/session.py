@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, SessionTransaction
 from studyhall.database.errors import CrossThreadSessionError, ReadOnlyTransactionError
 
 READ_ONLY = "studyhall.read_only"
+READ_ONLY_MESSAGE = (
+    "This unit of work is read-only, so it cannot write. Open it without "
+    "`read_only=True` to add, change or delete rows."
+)
 
 
 def _current_owner() -> tuple[int, asyncio.Task[Any] | None]:
@@ -48,6 +52,10 @@ class StudyhallSession(Session):
         prepare every ORM statement twice.
         """
         self.check_owner()
+        # A flush is refused in before_flush; an INSERT, UPDATE or DELETE statement
+        # executed through the session never flushes, so it is refused here.
+        if self.info.get(READ_ONLY) and getattr(kw.get("clause"), "is_dml", False):
+            raise ReadOnlyTransactionError(READ_ONLY_MESSAGE)
         return super().get_bind(mapper, **kw)
 
 
@@ -60,10 +68,7 @@ def _owner_checked(session: Session) -> None:
 def _check_flush(session: Session, flush_context: Any, instances: Any) -> None:
     _owner_checked(session)
     if session.info.get(READ_ONLY):
-        raise ReadOnlyTransactionError(
-            "This unit of work is read-only, so it cannot write. Open it without "
-            "`read_only=True` to add, change or delete rows."
-        )
+        raise ReadOnlyTransactionError(READ_ONLY_MESSAGE)
 
 
 @event.listens_for(StudyhallSession, "after_begin")

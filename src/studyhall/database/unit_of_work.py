@@ -174,8 +174,10 @@ class UnitOfWork:
         scopes.remove(scope)
         savepoint = scope.savepoint
         # An open but inactive savepoint: a flush failed inside and the caller caught it.
-        if raised or scope.failed or (
-            not savepoint.is_active and _open_savepoint(session, savepoint)
+        if (
+            raised
+            or scope.failed
+            or (not savepoint.is_active and _open_savepoint(session, savepoint))
         ):
             _rollback_to(session, savepoint)
             if not raised:
