@@ -35,7 +35,11 @@ def test_failed_login_says_the_same_thing(
     assert client.get("/my_courses").status_code == 302
 
 
-@pytest.mark.parametrize("token", [None, "", "forged-token"], ids=["missing", "empty", "forged"])
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "forged-token", "caf\u00e9-t\u00f6ken"],
+    ids=["missing", "empty", "forged", "non-ascii"],
+)
 def test_login_without_the_csrf_token_is_refused(
     client: FlaskClient, world: World, token: str | None
 ) -> None:
@@ -66,10 +70,25 @@ def test_login_returns_to_the_page_asked_for_but_never_off_site(client: FlaskCli
     token = csrf_token(client)
     form = {"email": user_email("alice"), "password": "correct horse battery", "csrf_token": token}
     assert client.post("/login?next=/history", data=form).location == "/history"
-    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for evil in (
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\r\nSet-Cookie: planted=1",
+    ):
         client.post("/logout", data={"csrf_token": csrf_token(client)})
         form["csrf_token"] = csrf_token(client)
-        assert client.post(f"/login?next={evil}", data=form).location == "/my_courses"
+        response = client.post("/login", query_string={"next": evil}, data=form)
+        assert response.location == "/my_courses"
+
+
+def test_a_non_ascii_csrf_header_is_refused(client: FlaskClient, world: World) -> None:
+    login(client, "alice")
+    csrf_token(client)  # the session has a token; the header sends another
+    response = client.post("/logout", headers={"X-CSRF-Token": "t\u00f6ken"})
+    assert response.status_code == 400
+    assert client.get("/my_courses").status_code == 200
 
 
 def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, world: World) -> None:

@@ -125,6 +125,8 @@ def _safe_next(target: str | None) -> str | None:
     """`target` when it is a path on this site (never another host), else None."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return None
+    if not target.isprintable():  # CR/LF would break the header; browsers drop tabs
+        return None
     parts = urlsplit(target)
     return None if parts.scheme or parts.netloc or "\\" in target else target
 

@@ -44,8 +44,11 @@ def check_csrf() -> None:
         return
     expected = session.get(SESSION_KEY)
     sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
-    # compare_digest: the time taken must not tell how much of the token was right.
-    if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
+    # compare_digest: the time taken must not tell how much of the token was right. It
+    # takes str only when ASCII, and a sent token can be anything: compare the bytes.
+    if not isinstance(expected, str) or not hmac.compare_digest(
+        expected.encode(), sent.encode("utf-8", "surrogatepass")
+    ):
         abort(
             400,
             description="The form has expired or did not come from this site. "
