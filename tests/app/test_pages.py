@@ -9,8 +9,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
+from studyhall.app.student import MAX_MESSAGE_CHARS
 from studyhall.database import DatabaseManager
-from studyhall.models import Course, Enrollment, School, SessionStatus, StudySession, Subject, User
+from studyhall.models import (
+    Course,
+    Enrollment,
+    School,
+    SessionStatus,
+    StudyMessage,
+    StudySession,
+    Subject,
+    User,
+)
 from tests.app.support import World, login, post, user_email
 
 
@@ -79,6 +89,43 @@ def test_domain_errors_of_session_actions_are_shown(
     response = post(client, f"{page}/{action}", follow=True, **form)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("size", [MAX_MESSAGE_CHARS, MAX_MESSAGE_CHARS + 1], ids=["max", "over"])
+def test_a_message_is_stored_up_to_its_limit_and_refused_beyond(
+    client: FlaskClient, world: World, size: int
+) -> None:
+    login(client, "alice")
+    page = start(client, world)
+    # Four UTF-8 bytes a character: the limit must fit MySQL's TEXT (65,535 bytes).
+    response = post(client, f"{page}/messages", follow=True, content="\U0001f600" * size)
+    assert response.status_code == 200
+    too_long = "The message is too long" in response.get_data(as_text=True)
+    assert too_long is (size > MAX_MESSAGE_CHARS)
+    with DatabaseManager.get_session():
+        stored = StudyMessage.count(study_session_id=int(page.rsplit("/", 1)[1]))
+    assert stored == (0 if too_long else 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/login", {"email": "alice\x00@example.edu", "password": "x"}),
+        ("/login", {"email": "alice@example.edu", "password": "pass\x00word"}),
+        ("/login?next=/history%00", {"email": "alice@example.edu", "password": "x"}),
+        ("{page}/messages", {"content": "before\x00after"}),
+    ],
+    ids=["email", "password", "next", "message"],
+)
+def test_a_nul_character_is_a_bad_request_page(
+    client: FlaskClient, world: World, path: str, form: dict[str, str]
+) -> None:
+    login(client, "alice")
+    response = post(client, path.format(page=start(client, world)), **form)
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+    with DatabaseManager.get_session():
+        assert StudyMessage.count() == 0
 
 
 def test_unknown_pages_are_404_pages(client: FlaskClient, world: World) -> None:

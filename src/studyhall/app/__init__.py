@@ -14,9 +14,11 @@ from typing import Any
 from flask import Flask
 
 from studyhall.app import auth, family, health, school, student
+from studyhall.app.access import IdConverter
 from studyhall.app.config import AppSettings, load_app_settings
 from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
+from studyhall.app.inputs import init_inputs
 from studyhall.database import DatabaseManager
 from studyhall.database.config import DatabaseSettings
 
@@ -48,7 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k not in SETTINGS_KEYS})
     app.extensions["studyhall"] = settings
 
+    app.url_map.converters["id"] = IdConverter
     init_csrf(app)
+    init_inputs(app)
     init_errors(app)
     for module in (auth, student, family, school, health):
         app.register_blueprint(module.bp)

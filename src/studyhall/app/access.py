@@ -6,7 +6,10 @@ Each function requires an active session.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort
+from werkzeug.routing import IntegerConverter
 
 from studyhall.models import (
     Course,
@@ -16,6 +19,17 @@ from studyhall.models import (
     Student,
     StudySession,
 )
+
+# Every id column is an INTEGER: a larger id in a URL names nothing, and reaching the
+# database with it fails (SQLite cannot bind it, PostgreSQL reports an overflow).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a row id from 1 to MAX_ID; anything else does not match (404)."""
+
+    def __init__(self, map: Any) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
 
 
 def enrolled_course(student: Student, course_id: int) -> Course:

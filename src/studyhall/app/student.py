@@ -26,13 +26,15 @@ from studyhall.models import (
     Subject,
     UserRole,
 )
-from studyhall.services.errors import ServiceError
+from studyhall.services.errors import InvalidArgumentError, ServiceError
 from studyhall.services.study_session import lifecycle
 
 bp = Blueprint("student", __name__)
 student_only = role_required(UserRole.STUDENT)
 
 FINISHED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
+# A message is a TEXT column: on MySQL at most 65,535 bytes, 4 per character at worst.
+MAX_MESSAGE_CHARS = 10_000
 
 
 def subject_names(courses: Iterable[Course]) -> dict[int, str]:
@@ -79,7 +81,7 @@ def my_courses() -> str:
     return render_template("my_courses.html", courses=courses, subjects=subjects)
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get("/courses/<id:course_id>")
 @student_only
 @with_db_session
 def course(course_id: int) -> str:
@@ -95,7 +97,7 @@ def course(course_id: int) -> str:
     )
 
 
-@bp.post("/courses/<int:course_id>/units/<int:unit_id>/study_sessions")
+@bp.post("/courses/<id:course_id>/units/<id:unit_id>/study_sessions")
 @student_only
 def start_study_session(course_id: int, unit_id: int) -> Response:
     try:
@@ -117,7 +119,7 @@ def _start(course_id: int, unit_id: int) -> int:
     return lifecycle.start(planned.id).id
 
 
-@bp.get("/study_sessions/<int:session_id>")
+@bp.get("/study_sessions/<id:session_id>")
 @student_only
 @with_db_session
 def study_session(session_id: int) -> str:
@@ -153,12 +155,18 @@ def _session_action(verb: str, action: Callable[[int], object]) -> Callable[[int
 
 
 def _send(session_id: int) -> object:
-    return lifecycle.add_message(session_id, MessageRole.STUDENT, request.form.get("content", ""))
+    content = request.form.get("content", "")
+    if len(content) > MAX_MESSAGE_CHARS:
+        raise InvalidArgumentError(
+            f"The message is too long ({len(content):,} characters); send at most "
+            f"{MAX_MESSAGE_CHARS:,} at a time."
+        )
+    return lifecycle.add_message(session_id, MessageRole.STUDENT, content)
 
 
-bp.post("/study_sessions/<int:session_id>/messages")(_session_action("message", _send))
-bp.post("/study_sessions/<int:session_id>/end")(_session_action("end", lifecycle.end))
-bp.post("/study_sessions/<int:session_id>/cancel")(_session_action("cancel", lifecycle.cancel))
+bp.post("/study_sessions/<id:session_id>/messages")(_session_action("message", _send))
+bp.post("/study_sessions/<id:session_id>/end")(_session_action("end", lifecycle.end))
+bp.post("/study_sessions/<id:session_id>/cancel")(_session_action("cancel", lifecycle.cancel))
 
 
 @bp.get("/history")
