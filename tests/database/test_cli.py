@@ -177,6 +177,19 @@ def test_migrate_and_init_migrate_build_the_schema(fresh):
     assert f"migration: {migrations.head_revision()}" in status.stdout
 
 
+def test_drop_and_reset_forget_the_migration_of_the_dropped_tables(fresh):
+    assert run("init", "--migrate").exit_code == 0
+    reset = run("reset", "--yes", "--migrate")
+    assert reset.exit_code == 0, reset.output
+    assert "Loaded the sample data at scale 1" in reset.stdout
+    assert table_names(fresh) >= set(Base.metadata.tables)
+    assert run("drop", "--yes").exit_code == 0
+    assert "migration: none" in run("status").stdout
+    again = run("migrate")
+    assert again.exit_code == 0, again.output
+    assert table_names(fresh) >= set(Base.metadata.tables)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import MetaData, Table
 
 from studyhall.database import migrate as migrations
 from studyhall.database.config import deployment_environment
@@ -24,6 +25,8 @@ from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows
 from studyhall.database.setup import DatabaseManager
 from studyhall.database.status import row_counts
 
+# Where Alembic records the revision (its default name; migrations/env.py keeps it).
+ALEMBIC_VERSION_TABLE = "alembic_version"
 # 240,000 students: far beyond any load test, and a guard against a typo of zeros.
 MAX_SCALE = 10_000
 SCALE = click.option(
@@ -105,8 +108,7 @@ def drop(yes: bool) -> None:
     """Drop every studyhall table."""
     DatabaseManager.initialize()
     _confirm("drop every table", yes)
-    dropped = DatabaseManager.drop_tables(force=True)
-    click.echo(f"tables:   {len(dropped)} dropped")
+    click.echo(f"tables:   {_drop_tables()} dropped")
 
 
 @main.command()
@@ -117,7 +119,7 @@ def reset(yes: bool, migrate: bool, scale: int) -> None:
     """Drop every table, create them again and load the sample data."""
     DatabaseManager.initialize()
     _confirm("drop every table", yes)
-    DatabaseManager.drop_tables(force=True)
+    _drop_tables()
     _init(migrate)
     _seed(False, scale)
 
@@ -148,6 +150,18 @@ def _require_server(database: Database) -> None:
     # ours turns it into a DatabaseUnavailableError that says what to do.
     with database.engine.connect():
         pass
+
+
+def _drop_tables() -> int:
+    """Drop every studyhall table, and Alembic's record of the revision they were at.
+
+    Left behind, that record makes a later `migrate` believe the schema is there and
+    create nothing. Returns the number of studyhall tables dropped.
+    """
+    dropped = DatabaseManager.drop_tables(force=True)
+    with DatabaseManager.database().engine.begin() as conn:
+        Table(ALEMBIC_VERSION_TABLE, MetaData()).drop(conn, checkfirst=True)
+    return len(dropped)
 
 
 def _init(migrate: bool) -> None:
