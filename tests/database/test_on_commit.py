@@ -116,3 +116,31 @@ def test_a_callback_may_open_its_own_unit_of_work(notes_db, db_settings):
         add_note(session, 1)
         on_commit(follow_up)
     assert committed_ids(db_settings) == [1, 9]
+
+
+def test_callbacks_of_a_requires_new_unit_never_join_the_outer_one(
+    notes_db, db_settings, caplog
+):
+    @with_db_session
+    def record(note_id):
+        add_note(get_current_session(), note_id)
+
+    @with_db_session
+    def broken():
+        add_note(get_current_session(), 8)
+        raise RuntimeError("audit failed")
+
+    with caplog.at_level(logging.ERROR, logger="studyhall"):
+        with DatabaseManager.get_session() as outer:
+            with DatabaseManager.get_session("requires_new"):
+                on_commit(broken)
+            add_note(outer, 1)  # a failing callback must not undo the outer unit
+    assert committed_ids(db_settings) == [1]
+    assert "audit failed" in caplog.text
+
+    with pytest.raises(ValueError), DatabaseManager.get_session() as outer:
+        with DatabaseManager.get_session("requires_new"):
+            on_commit(lambda: record(9))
+        assert get_current_session() is outer
+        raise ValueError
+    assert committed_ids(db_settings) == [1, 9]  # committed on its own, after the inner COMMIT

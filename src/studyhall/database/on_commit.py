@@ -9,6 +9,7 @@ and does not undo the commit or stop the others.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from studyhall.database.session import StudyhallSession
-from studyhall.database.session_context import get_current_session
+from studyhall.database.session_context import _current_session, get_current_session
 from studyhall.utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -72,7 +73,15 @@ def run_ready_callbacks(session: Session) -> None:
     """Run and forget the callbacks of transactions that committed; log any failure."""
     ready: list[Callback] | None = session.info.pop(READY, None)
     session.info.pop(PENDING, None)
-    for callback in ready or ():
+    if ready:
+        # After a requires_new unit the outer session is current again; a callback must
+        # not join it (nor, by failing, roll it back), so it runs with no current session.
+        contextvars.copy_context().run(_run_detached, ready)
+
+
+def _run_detached(ready: list[Callback]) -> None:
+    _current_session.set(None)
+    for callback in ready:
         try:
             callback()
         except Exception:
