@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import replace
 
@@ -135,4 +136,20 @@ def test_retry_runs_the_whole_function_in_a_fresh_transaction(notes_db, db_setti
 
     assert flaky() == [1, 2, 9]  # the first attempt's row 8 was rolled back
     assert calls[0] is not calls[1]
+    assert committed_ids(db_settings) == [1, 2, 9]
+
+
+def test_an_async_function_is_retried_too(notes_db, db_settings):
+    calls = []
+
+    @with_db_session(retries=2)
+    async def flaky():
+        calls.append(get_current_session())
+        add_note(get_current_session(), 7 + len(calls))
+        await asyncio.sleep(0)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE", {}, _Deadlock())
+        return len(calls)
+
+    assert asyncio.run(flaky()) == 2
     assert committed_ids(db_settings) == [1, 2, 9]

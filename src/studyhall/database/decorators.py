@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
 from studyhall.database.errors import ConfigurationError
@@ -71,6 +72,9 @@ def with_db_session(
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                current = _current_session.get()
+                if retries and (current is None or propagation == "requires_new"):
+                    return await _run_with_retries_async(func, unit, retries, args, kwargs)
                 with unit():
                     return await func(*args, **kwargs)
 
@@ -115,19 +119,50 @@ def _run_with_retries(
             session.flush()  # a conflict at the final flush is still safe to retry
         except BaseException as exc:
             uow.__exit__(type(exc), exc, exc.__traceback__)
-            if attempt > retries or not is_retryable(exc):
-                raise
-            delay = backoff_delay(attempt)
-            log.warning(
-                "Retrying %s (attempt %d of %d) in %.3f s after %s",
-                getattr(func, "__qualname__", func),
-                attempt + 1,
-                retries + 1,
-                delay,
-                type(getattr(exc, "orig", exc)).__name__,
-            )
-            time.sleep(delay)
+            time.sleep(_retry_delay(func, attempt, retries, exc))
             continue
         # COMMIT happens here; its failure is never retried (its outcome is unknown).
         uow.__exit__(None, None, None)
         return result
+
+
+async def _run_with_retries_async(
+    func: Callable[..., Awaitable[R]],
+    unit: Callable[[], UnitOfWork],
+    retries: int,
+    args: Any,
+    kwargs: Any,
+) -> R:
+    attempt = 0
+    while True:
+        attempt += 1
+        uow = unit()
+        session = uow.__enter__()
+        try:
+            result = await func(*args, **kwargs)
+            session.flush()  # a conflict at the final flush is still safe to retry
+        except BaseException as exc:
+            uow.__exit__(type(exc), exc, exc.__traceback__)
+            await asyncio.sleep(_retry_delay(func, attempt, retries, exc))
+            continue
+        # COMMIT happens here; its failure is never retried (its outcome is unknown).
+        uow.__exit__(None, None, None)
+        return result
+
+
+def _retry_delay(
+    func: Callable[..., Any], attempt: int, retries: int, exc: BaseException
+) -> float:
+    """Seconds to wait before running `func` again; re-raise `exc` when it must not be."""
+    if attempt > retries or not is_retryable(exc):
+        raise exc
+    delay = backoff_delay(attempt)
+    log.warning(
+        "Retrying %s (attempt %d of %d) in %.3f s after %s",
+        getattr(func, "__qualname__", func),
+        attempt + 1,
+        retries + 1,
+        delay,
+        type(getattr(exc, "orig", exc)).__name__,
+    )
+    return delay
