@@ -127,6 +127,19 @@ def test_drop_and_reset_refuse_in_production(seeded, monkeypatch, args):
     assert table_names(seeded) >= set(Base.metadata.tables)
 
 
+@pytest.mark.parametrize("args", [["seed"], ["setup"]], ids=["seed", "setup"])
+def test_sample_data_is_never_loaded_in_production(fresh, monkeypatch, args):
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("STUDYHALL_ENV", "production")
+    result = run(*args)
+    assert result.exit_code == 1
+    assert "STUDYHALL_ENV is production" in result.stderr
+    assert "published password" in result.stderr
+    assert DEMO_PASSWORD not in result.output
+    monkeypatch.delenv("STUDYHALL_ENV")
+    assert run("status").stdout.count("        0") == TABLE_COUNT
+
+
 def test_on_a_terminal_drop_asks_for_the_database_name(seeded, monkeypatch):
     monkeypatch.setattr(cli, "_on_terminal", lambda: True)
     refused = run("drop", input="not-it\n")

@@ -2,7 +2,8 @@
 
 Our errors (StudyhallError) print their message to stderr and exit 1; usage errors exit 2.
 Destructive commands (`drop`, `reset`, `seed --clear`) ask for the database name on a
-terminal, refuse without `--yes` elsewhere, and refuse always when STUDYHALL_ENV=production.
+terminal, refuse without `--yes` elsewhere, and refuse always when STUDYHALL_ENV=production;
+so do `seed` and `setup`, whose demo logins share a published password.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def migrate() -> None:
 @YES
 def seed(clear: bool, scale: int, yes: bool) -> None:
     """Load the deterministic sample data (nothing changes if it is already there)."""
+    _refuse_sample_data_in_production()
     DatabaseManager.initialize()
     if clear:
         _confirm("delete every row", yes)
@@ -129,6 +131,7 @@ def reset(yes: bool, migrate: bool, scale: int) -> None:
 @SCALE
 def setup(migrate: bool, scale: int) -> None:
     """Full set-up: create the database and its tables, and load the sample data."""
+    _refuse_sample_data_in_production()
     _init(migrate)
     _seed(False, scale)
 
@@ -192,6 +195,16 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
         return
     with click.progressbar(length=total, label="Loading sample data", file=sys.stderr) as bar:
         yield bar.update
+
+
+def _refuse_sample_data_in_production() -> None:
+    # Its demo logins, managers included, share a password printed in the README.
+    if deployment_environment() == "production":
+        raise UnsafeOperationError(
+            "Refusing to load the sample data: STUDYHALL_ENV is production, and every demo "
+            "login shares a published password. In production create the tables only "
+            "(`studyhall-db init` or `init --migrate`); load sample data elsewhere."
+        )
 
 
 def _confirm(action: str, yes: bool) -> None:
