@@ -128,6 +128,17 @@ def test_a_nul_character_is_a_bad_request_page(
         assert StudyMessage.count() == 0
 
 
+@pytest.mark.parametrize("path", ["/login", "/my_courses", "/no/such/page"])
+def test_no_page_can_be_framed_by_another_site(
+    client: FlaskClient, world: World, path: str
+) -> None:
+    # A framed page's one-click buttons (end, cancel, sign out) could be clicked unseen.
+    login(client, "alice")
+    response = client.get(path)
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
 def test_unknown_pages_are_404_pages(client: FlaskClient, world: World) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404

@@ -18,6 +18,7 @@ from studyhall.app.access import IdConverter
 from studyhall.app.config import AppSettings, load_app_settings
 from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
+from studyhall.app.headers import init_headers
 from studyhall.app.inputs import init_inputs
 from studyhall.database import DatabaseManager
 from studyhall.database.config import DatabaseSettings
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     init_csrf(app)
     init_inputs(app)
+    init_headers(app)
     init_errors(app)
     for module in (auth, student, family, school, health):
         app.register_blueprint(module.bp)
