@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -241,3 +244,25 @@ def test_setup_script_runs_the_full_set_up(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'script.sqlite3'}")
     assert setup.main() == 0
     assert "Loaded the sample data at scale 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "says"),
+    [(["setup"], 0, "Loaded the sample data"), (["drop"], 1, "there is no terminal")],
+    ids=["setup", "drop"],
+)
+def test_a_closed_standard_input_is_no_terminal(tmp_path, args, exit_code, says):
+    # As under some service managers: Python then sets sys.stdin to None.
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'closed.sqlite3'}"}
+    command = [sys.executable, "-c", "from studyhall.database.cli import main; main()", *args]
+    result = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert result.returncode == exit_code, result.stderr
+    assert says in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

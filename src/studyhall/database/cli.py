@@ -43,7 +43,8 @@ MIGRATE = click.option("--migrate", is_flag=True, help="Create the tables with A
 
 def _on_terminal() -> bool:
     """Whether a person is at a terminal (to ask them, or to draw a progress bar)."""
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    # A stream is None when its file descriptor was closed (e.g. `<&-`, some daemons).
+    return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stderr))
 
 
 class _Group(click.Group):
