@@ -118,9 +118,7 @@ def test_a_callback_may_open_its_own_unit_of_work(notes_db, db_settings):
     assert committed_ids(db_settings) == [1, 9]
 
 
-def test_callbacks_of_a_requires_new_unit_never_join_the_outer_one(
-    notes_db, db_settings, caplog
-):
+def test_callbacks_of_a_requires_new_unit_never_join_the_outer_one(notes_db, db_settings, caplog):
     @with_db_session
     def record(note_id):
         add_note(get_current_session(), note_id)

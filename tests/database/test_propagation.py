@@ -124,6 +124,39 @@ def test_a_failed_flush_in_a_nested_unit_leaves_the_outer_unit_usable(notes_db, 
     assert committed_ids(db_settings) == [OUTER, INNER]
 
 
+def test_a_failed_flush_at_the_end_of_a_nested_unit_rolls_back_to_its_savepoint(
+    notes_db, db_settings
+):
+    from tests.database.notes import Note
+
+    with DatabaseManager.get_session() as session:
+        session.add(Note(id=OUTER, body="first"))
+        session.flush()
+        with pytest.raises(IntegrityError), DatabaseManager.get_session("nested"):
+            session.add(Note(id=OUTER, body="again"))  # flushed when the savepoint ends
+        session.add(Note(id=INNER, body="second"))
+    assert committed_ids(db_settings) == [OUTER, INNER]
+
+
+@pytest.mark.parametrize("inner_raises", [True, False], ids=["inner-raises", "inner-returns"])
+def test_a_nested_unit_whose_savepoint_is_gone_fails_the_whole_unit(
+    notes_db, db_settings, inner_raises
+):
+    # What a MySQL deadlock or a lost connection does inside a savepoint: the server
+    # rolls back the whole transaction, so the outer unit's rows are gone too.
+    with pytest.raises(TransactionRolledBackError), DatabaseManager.get_session() as session:
+        add_note(session, OUTER)
+        with pytest.raises(Exception) as raised, DatabaseManager.get_session("nested"):
+            add_note(session, INNER)
+            session.connection().exec_driver_sql("ROLLBACK")
+            if inner_raises:
+                raise ValueError("deadlock")
+        if inner_raises:  # the inner error, not the failed ROLLBACK TO SAVEPOINT
+            assert raised.type is ValueError
+        add_note(session, 3)
+    assert committed_ids(db_settings) == []
+
+
 def test_mandatory_without_a_unit_of_work_raises(notes_db):
     @with_db_session(propagation="mandatory")
     def needs_one():

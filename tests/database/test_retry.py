@@ -59,6 +59,52 @@ def test_a_real_deadlock_is_retried(notes_db, db_settings, caplog):
     assert "lock_both (attempt 2 of 4)" in caplog.text
 
 
+@pytest.mark.parametrize("backend", ["mariadb", "postgresql"], indirect=True)
+def test_a_deadlock_inside_a_nested_unit_is_retried(notes_db, db_settings):
+    # MySQL rolls back the whole transaction on a deadlock, savepoints included: the
+    # deadlock, not the failed ROLLBACK TO SAVEPOINT, must reach the retry loop.
+    barrier = threading.Barrier(2)
+    attempts = {"nested": 0, "heavy": 0}
+    errors = []
+
+    @with_db_session(retries=3)
+    def nested_victim():
+        attempts["nested"] += 1
+        session = get_current_session()
+        add_note(session, 10, "audit")
+        with DatabaseManager.get_session("nested"):
+            session.execute(update(notes).where(notes.c.id == 1).values(body="nested"))
+            if attempts["nested"] == 1:
+                barrier.wait(timeout=10)
+            session.execute(update(notes).where(notes.c.id == 2).values(body="nested"))
+
+    @with_db_session(retries=3)
+    def heavy():
+        attempts["heavy"] += 1
+        session = get_current_session()
+        for note_id in range(100, 140):  # the larger transaction: InnoDB spares it
+            add_note(session, note_id)
+        session.execute(update(notes).where(notes.c.id == 2).values(body="heavy"))
+        if attempts["heavy"] == 1:
+            barrier.wait(timeout=10)
+        session.execute(update(notes).where(notes.c.id == 1).values(body="heavy"))
+
+    def run(fn):
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in (nested_victim, heavy)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(attempts.values()) == [1, 2]
+    assert committed_ids(db_settings) == [1, 2, 10, *range(100, 140)]
+
+
 def test_a_non_retryable_error_is_raised_at_once(notes_db):
     calls = []
 

@@ -78,8 +78,15 @@ def _rollback_to(session: Session, savepoint: SessionTransaction) -> None:
     # Not `is_active`: a failed flush rolls back to the savepoint but leaves it open and
     # inactive, and until it is rolled back (closed) every later statement of the outer
     # unit raises PendingRollbackError.
-    if _open_savepoint(session, savepoint):
+    if not _open_savepoint(session, savepoint):
+        return
+    try:
         savepoint.rollback()
+    except Exception:
+        # The savepoint is gone: the server rolled back the whole transaction (a MySQL
+        # deadlock does) or the connection is lost. The outer unit's work went with it,
+        # so it must not go on to commit the rest.
+        mark_rollback_only(session)
 
 
 class UnitOfWork:
@@ -187,4 +194,14 @@ class UnitOfWork:
                     "`propagation='nested'` boundary instead of catching it inside."
                 )
         elif savepoint.is_active:
-            savepoint.commit()
+            try:
+                session.flush()
+            except Exception:
+                _rollback_to(session, savepoint)
+                raise
+            try:
+                savepoint.commit()
+            except Exception:
+                # RELEASE failed: the savepoint is gone, and the outer unit's work with it.
+                mark_rollback_only(session)
+                raise
