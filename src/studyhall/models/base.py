@@ -10,16 +10,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self, overload
 
-from sqlalchemy import ColumnElement, MetaData, func, select
+from sqlalchemy import ColumnElement, MetaData, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import (
     DeclarativeBase,
     InstrumentedAttribute,
     Mapped,
     Mapper,
+    QueryableAttribute,
     mapped_column,
     relationship,
 )
+from sqlalchemy.sql.elements import ClauseElement
 
 from studyhall.database.session_context import get_current_session
 from studyhall.models.errors import InvalidFilterError
@@ -73,13 +75,24 @@ class Base(DeclarativeBase):
             )
         criteria: list[ColumnElement[bool]] = []
         for name, value in filters.items():
+            values = list(value) if isinstance(value, _SEQUENCE_TYPES) else [value]
+            # A value must be data: an SQL expression (e.g. another column) could compare
+            # against a secret column that the name check keeps out.
+            expressions = [v for v in values if isinstance(v, (ClauseElement, QueryableAttribute))]
+            if expressions:
+                raise InvalidFilterError(
+                    f"{cls.__name__}.{name} was given an SQL expression ({expressions[0]!r}); "
+                    "filters take plain values, None or a list of values. Build a select() "
+                    "for anything else."
+                )
             attribute = getattr(cls, name)
-            if value is None:
-                criteria.append(attribute.is_(None))
-            elif isinstance(value, _SEQUENCE_TYPES):
-                criteria.append(attribute.in_(list(value)))
-            else:
-                criteria.append(attribute == value)
+            if not isinstance(value, _SEQUENCE_TYPES):
+                criteria.append(attribute.is_(None) if value is None else attribute == value)
+                continue
+            present = [v for v in values if v is not None]
+            # `IN (NULL)` never matches: a None in the list means IS NULL.
+            criterion = attribute.in_(present)
+            criteria.append(or_(criterion, attribute.is_(None)) if None in values else criterion)
         return criteria
 
     @classmethod
