@@ -153,6 +153,25 @@ def test_a_failure_midway_leaves_the_database_as_it_was(tables, monkeypatch, pre
     assert dump(tables, skip=()) == before
 
 
+def test_a_load_racing_another_that_commits_first_changes_nothing_and_says_so(tables, monkeypatch):
+    # Two `studyhall-db setup` at once: both find no sample data, the other commits first.
+    DatabaseManager.populate_sample_data()
+    before = dump(tables, skip=())
+    real = sample_data._sample_data_present
+    calls = []
+
+    def not_yet(conn, users):
+        calls.append(users)
+        return len(calls) > 1 and real(conn, users)
+
+    monkeypatch.setattr(sample_data, "_sample_data_present", not_yet)
+    monkeypatch.setattr(sample_data, "_refuse_other_data", lambda conn, tables, name: None)
+    summary = DatabaseManager.populate_sample_data()
+    assert not summary.loaded
+    assert "already loaded: nothing changed" in str(summary)
+    assert dump(tables, skip=()) == before
+
+
 def test_no_password_is_stored_in_plain_text(tables):
     DatabaseManager.populate_sample_data()
     rows = dump(tables, skip=())

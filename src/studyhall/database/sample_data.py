@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from studyhall.database.engine import Database
@@ -95,22 +96,28 @@ def populate(
     scale = _checked(scale)
     started = time.perf_counter()
     tables = _tables()
-    with database.engine.begin() as conn:
-        _require_tables(conn, tables)
-        deleted: dict[str, int] = {}
-        if clear_existing:
-            deleted = _delete_all(conn, tables)
-        elif _sample_data_present(conn, tables["users"]):
-            return SampleDataSummary(scale=scale, loaded=False)
-        else:
-            _refuse_other_data(conn, tables, database.settings.database)
-        # One hash for every user: scrypt is slow on purpose, and the password is shared.
-        blueprint = Blueprint(scale, generate_password_hash(DEMO_PASSWORD))
-        rows = {
-            name: _insert(conn, tables[name], make(blueprint), batch_size, progress)
-            for name, make in TABLES
-        }
-        _advance_sequences(conn, tables.values())
+    try:
+        with database.engine.begin() as conn:
+            _require_tables(conn, tables)
+            deleted: dict[str, int] = {}
+            if clear_existing:
+                deleted = _delete_all(conn, tables)
+            elif _sample_data_present(conn, tables["users"]):
+                return SampleDataSummary(scale=scale, loaded=False)
+            else:
+                _refuse_other_data(conn, tables, database.settings.database)
+            # One hash for every user: scrypt is slow on purpose, and the password is shared.
+            blueprint = Blueprint(scale, generate_password_hash(DEMO_PASSWORD))
+            rows = {
+                name: _insert(conn, tables[name], make(blueprint), batch_size, progress)
+                for name, make in TABLES
+            }
+            _advance_sequences(conn, tables.values())
+    except IntegrityError:
+        # Another load (two `setup`s at once) committed the same ids after our check.
+        if clear_existing or not _loaded_meanwhile(database, tables["users"]):
+            raise
+        return SampleDataSummary(scale=scale, loaded=False)
     seconds = time.perf_counter() - started
     return SampleDataSummary(scale, True, rows, deleted, seconds)
 
@@ -140,6 +147,11 @@ def _require_tables(conn: Connection, tables: Mapping[str, Table]) -> None:
 def _sample_data_present(conn: Connection, users: Table) -> bool:
     query = select(users.c.id).where(users.c.email == MARKER_EMAIL)
     return conn.execute(query).first() is not None
+
+
+def _loaded_meanwhile(database: Database, users: Table) -> bool:
+    with database.engine.connect() as conn:
+        return _sample_data_present(conn, users)
 
 
 def _refuse_other_data(conn: Connection, tables: Mapping[str, Table], name: str | None) -> None:
