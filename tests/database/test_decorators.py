@@ -160,3 +160,43 @@ def test_a_session_used_from_another_thread_is_refused(notes_db, db_settings):
             with pytest.raises(CrossThreadSessionError, match="another thread"):
                 future.result()
     assert committed_ids(db_settings) == [1]
+
+
+def test_a_child_task_opens_its_own_unit_instead_of_joining_its_parent(notes_db, db_settings):
+    @with_db_session
+    async def child(note_id):
+        # Write without yielding (see the test above): SQLite locks the whole file.
+        add_note(get_current_session(), note_id)
+        return get_current_session()
+
+    async def bare_child():
+        return get_current_session()
+
+    @with_db_session
+    async def parent():
+        mine = get_current_session()
+        sessions = await asyncio.gather(child(1), child(2))
+        with pytest.raises(CrossThreadSessionError, match="Decorate the function"):
+            await asyncio.create_task(bare_child())
+        assert get_current_session() is mine
+        return mine, sessions
+
+    mine, sessions = asyncio.run(parent())
+    assert len({id(mine), *map(id, sessions)}) == 3
+    assert committed_ids(db_settings) == [1, 2]
+
+
+def test_a_function_sent_to_a_thread_with_its_context_opens_its_own_unit(notes_db, db_settings):
+    @with_db_session
+    def in_thread(note_id):
+        add_note(get_current_session(), note_id)
+        return get_current_session()
+
+    @with_db_session
+    async def parent():
+        assert not await asyncio.to_thread(has_active_session)
+        return get_current_session(), await asyncio.to_thread(in_thread, 5)
+
+    mine, theirs = asyncio.run(parent())
+    assert mine is not theirs
+    assert committed_ids(db_settings) == [5]

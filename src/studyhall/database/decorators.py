@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from studyhall.database.errors import ConfigurationError
 from studyhall.database.retry import backoff_delay, is_retryable
-from studyhall.database.session_context import _current_session
+from studyhall.database.session_context import active_session
 from studyhall.database.unit_of_work import Propagation, UnitOfWork, check_propagation, fail_joined
 from studyhall.utils.logger import get_logger
 
@@ -72,7 +72,7 @@ def with_db_session(
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                current = _current_session.get()
+                current = active_session()
                 if retries and (current is None or propagation == "requires_new"):
                     return await _run_with_retries_async(func, unit, retries, args, kwargs)
                 with unit():
@@ -82,7 +82,7 @@ def with_db_session(
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            current = _current_session.get()
+            current = active_session()
             if joins and current is not None:
                 # The hot path of a joined call: no context manager, no allocation.
                 try:

@@ -24,6 +24,12 @@ def _current_owner() -> tuple[int, asyncio.Task[Any] | None]:
     return threading.get_ident(), (asyncio.current_task(loop) if loop is not None else None)
 
 
+def belongs_here(session: Session) -> bool:
+    """Whether this thread and task may use `session` (any non-studyhall session may)."""
+    owner = getattr(session, "_owner", None)
+    return owner is None or owner == _current_owner()
+
+
 class StudyhallSession(Session):
     """A Session that refuses to be used outside the thread and task that created it.
 

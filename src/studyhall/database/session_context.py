@@ -12,10 +12,12 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from studyhall.database.errors import (
+    CrossThreadSessionError,
     NoActiveSessionError,
     SessionError,
     TransactionRolledBackError,
 )
+from studyhall.database.session import belongs_here
 
 _current_session: ContextVar[Session | None] = ContextVar("studyhall.session", default=None)
 
@@ -27,11 +29,30 @@ NO_SESSION_MESSAGE = (
 )
 
 
+def active_session() -> Session | None:
+    """The current session if this thread and task may use it, else None.
+
+    A context copied into another task or thread (`asyncio.create_task`, `gather`,
+    `asyncio.to_thread`) still holds the creator's session; there it is not active.
+    """
+    session = _current_session.get()
+    if session is not None and not belongs_here(session):
+        return None
+    return session
+
+
 def get_current_session() -> Session:
     """Return the session of the active unit of work; raise NoActiveSessionError if none."""
     session = _current_session.get()
     if session is None:
         raise NoActiveSessionError(NO_SESSION_MESSAGE)
+    if not belongs_here(session):
+        raise CrossThreadSessionError(
+            "The current session belongs to the thread or asyncio task that opened it; this "
+            "code runs in another one, which copied its context (asyncio.create_task, "
+            "gather, asyncio.to_thread). Decorate the function it runs with "
+            "`@with_db_session` so that it opens a unit of work of its own."
+        )
     return session
 
 
@@ -47,7 +68,7 @@ def reset_current_session(token: Token[Session | None]) -> None:
 
 def has_active_session() -> bool:
     """Return True when a unit of work is active in this thread / task."""
-    return _current_session.get() is not None
+    return active_session() is not None
 
 
 def mark_rollback_only(session: Session) -> None:

@@ -28,7 +28,7 @@ from studyhall.database.errors import (
 from studyhall.database.session import READ_ONLY
 from studyhall.database.session_context import (
     SessionContext,
-    _current_session,
+    active_session,
     mark_rollback_only,
 )
 
@@ -122,7 +122,7 @@ class UnitOfWork:
         self._scope: _SavepointScope | None = None
 
     def __enter__(self) -> Session:
-        current = _current_session.get()
+        current = active_session()
         propagation = self.propagation
         if current is not None and propagation in ("required", "mandatory"):
             self._mode, self._session = _JOIN, current
