@@ -159,3 +159,27 @@ def test_dotenv_never_overrides_the_environment(tmp_path, monkeypatch):
     assert env["DB_HOST"] == "file.host"
     settings = load_settings()
     assert settings.url.username == "from_env" and settings.database == "filedb"
+
+
+def test_a_password_in_the_query_is_masked_too():
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://u@h/db?password=S3cret&sslmode=require"}
+    )
+    assert settings.url.query["password"] == "S3cret"
+    for shown in (settings.masked_url, repr(settings), str(settings)):
+        assert "S3cret" not in shown
+    assert "sslmode=require" in settings.masked_url
+    assert settings.secrets == ["S3cret"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:pw@h:abc/db", "not a valid SQLAlchemy URL"),
+        ("oracle://u:pw@h/db", "backend 'oracle', which studyhall does not support"),
+    ],
+)
+def test_bad_database_urls_are_configuration_errors(url, expected):
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        load_settings({"DATABASE_URL": url})
+    assert "pw" not in str(info.value).replace("password", "")

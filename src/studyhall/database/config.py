@@ -36,6 +36,9 @@ DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}
 EMBEDDED_PATH = Path("instance") / "studyhall.sqlite3"
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
+# Query parameters of a URL that can carry a secret (libpq's password, sslpassword, ...).
+_SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token")
+SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql")
 
 # name -> (default, minimum, maximum)
 POOL_LIMITS: dict[str, tuple[float, float, float]] = {
@@ -88,9 +91,22 @@ class DatabaseSettings:
         return self.url.database
 
     @property
+    def secrets(self) -> list[str]:
+        """Every secret the URL holds: its password and password-like query values."""
+        found = [str(self.url.password)] if self.url.password else []
+        for key, value in self.url.query.items():
+            if any(s in key.lower() for s in _SECRET_QUERY_KEYS):
+                found.extend([value] if isinstance(value, str) else value)
+        return [s for s in found if s]
+
+    @property
     def masked_url(self) -> str:
-        """The URL with the password replaced by `***`, safe to print and log."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with every password (user part or query) as `***`, safe to print and log."""
+        url = self.url
+        secret = {k: "***" for k in url.query if any(s in k.lower() for s in _SECRET_QUERY_KEYS)}
+        if secret:
+            url = url.update_query_dict(secret)
+        return url.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
         return (
@@ -190,7 +206,8 @@ def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, flo
 def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
     try:
         url = make_url(raw)
-    except ArgumentError:
+        url.port  # noqa: B018 - a non-numeric port raises only when read
+    except (ArgumentError, ValueError):
         # Never echo the raw value: it may hold a password.
         problems.append(
             "DATABASE_URL is not a valid SQLAlchemy URL; expected the form "
@@ -199,6 +216,12 @@ def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
         )
         return None
     backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        problems.append(
+            f"DATABASE_URL names the backend {backend!r}, which studyhall does not support; "
+            f"use one of: {', '.join(SUPPORTED_BACKENDS)}."
+        )
+        return None
     if url.drivername in DIALECT_DRIVERS:
         url = url.set(drivername=DIALECT_DRIVERS[url.drivername])
     if backend != "sqlite":

@@ -45,9 +45,8 @@ def unavailable_error(
     """Describe why connecting to the configured server failed, without any password."""
     detail = str(getattr(original, "orig", None) or original).strip().splitlines()
     reason = detail[0] if detail else type(original).__name__
-    password = settings.url.password
-    if password:
-        reason = reason.replace(str(password), "***")
+    for secret in settings.secrets:
+        reason = reason.replace(secret, "***")
     lowered = reason.lower()
     advice = next(
         (text for needles, text in _ADVICE if any(n in lowered for n in needles)),
