@@ -246,6 +246,13 @@ def test_setup_script_runs_the_full_set_up(monkeypatch, tmp_path, capsys):
     assert "Loaded the sample data at scale 1" in capsys.readouterr().out
 
 
+def test_setup_script_refuses_sample_data_in_production(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'script.sqlite3'}")
+    monkeypatch.setenv("STUDYHALL_ENV", "production")
+    assert setup.main() == 1
+    assert "Refusing to load the sample data" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "exit_code", "says"),
     [(["setup"], 0, "Loaded the sample data"), (["drop"], 1, "there is no terminal")],

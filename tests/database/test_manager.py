@@ -177,3 +177,12 @@ def test_initializing_again_with_other_settings_is_refused(database, db_settings
     with pytest.raises(ConfigurationError, match="cleanup"):
         DatabaseManager.initialize(other)
     assert DatabaseManager.database() is database
+
+
+def test_drop_forgets_the_migration_record_too(tables):
+    with tables.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0001')")
+    dropped = DatabaseManager.drop_tables(force=True)
+    assert "alembic_version" in dropped
+    assert inspect(tables.engine).get_table_names() == []

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import MetaData, Table
 
 from studyhall.database import migrate as migrations
 from studyhall.database.config import deployment_environment
@@ -23,11 +22,9 @@ from studyhall.database.dialects import server_version
 from studyhall.database.engine import Database
 from studyhall.database.errors import StudyhallError, UnsafeOperationError
 from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows
-from studyhall.database.setup import DatabaseManager
+from studyhall.database.setup import ALEMBIC_VERSION_TABLE, DatabaseManager
 from studyhall.database.status import row_counts
 
-# Where Alembic records the revision (its default name; migrations/env.py keeps it).
-ALEMBIC_VERSION_TABLE = "alembic_version"
 # 240,000 students: far beyond any load test, and a guard against a typo of zeros.
 MAX_SCALE = 10_000
 SCALE = click.option(
@@ -157,15 +154,9 @@ def _require_server(database: Database) -> None:
 
 
 def _drop_tables() -> int:
-    """Drop every studyhall table, and Alembic's record of the revision they were at.
-
-    Left behind, that record makes a later `migrate` believe the schema is there and
-    create nothing. Returns the number of studyhall tables dropped.
-    """
+    """Drop every table (Alembic's revision record too); the number of studyhall tables."""
     dropped = DatabaseManager.drop_tables(force=True)
-    with DatabaseManager.database().engine.begin() as conn:
-        Table(ALEMBIC_VERSION_TABLE, MetaData()).drop(conn, checkfirst=True)
-    return len(dropped)
+    return len([name for name in dropped if name != ALEMBIC_VERSION_TABLE])
 
 
 def _init(migrate: bool) -> None:

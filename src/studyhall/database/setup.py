@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, Table, inspect
 from sqlalchemy.exc import DBAPIError
 
 from studyhall.database.config import DatabaseSettings, load_settings
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from studyhall.database.sample_data import Progress, SampleDataSummary
 
 log = get_logger(__name__)
+
+# Where Alembic records the revision (its default name; migrations/env.py keeps it).
+ALEMBIC_VERSION_TABLE = "alembic_version"
 
 
 def _metadata() -> MetaData:
@@ -140,7 +143,7 @@ class DatabaseManager:
 
     @classmethod
     def drop_tables(cls, force: bool = False) -> list[str]:
-        """Drop every studyhall table; return their names.
+        """Drop every studyhall table and Alembic's revision record; return their names.
 
         Without `force`, the operator must type the database name on a terminal; with no
         terminal the call refuses and drops nothing.
@@ -159,12 +162,17 @@ class DatabaseManager:
                     f"Not dropped: {answer.strip()!r} is not the database name {name!r}."
                 )
         metadata = _metadata()
+        # Alembic's record of the revision goes too: left behind, it would make a later
+        # upgrade believe the schema is there and create nothing.
+        alembic_version = Table(ALEMBIC_VERSION_TABLE, MetaData())
         with database.engine.connect() as conn:
             present = set(inspect(conn).get_table_names())
             with foreign_key_checks_off(conn):
                 metadata.drop_all(conn)
+                alembic_version.drop(conn, checkfirst=True)
                 conn.commit()
-        dropped = [t.name for t in metadata.sorted_tables if t.name in present]
+        names = [t.name for t in metadata.sorted_tables] + [ALEMBIC_VERSION_TABLE]
+        dropped = [name_ for name_ in names if name_ in present]
         log.info("Dropped %d table(s) of %s", len(dropped), name)
         return dropped
 
@@ -192,18 +200,13 @@ class DatabaseManager:
 
 
 def main() -> int:
-    """Full set-up: database, tables and sample data, on the configured backend."""
+    """Full set-up (database, tables, sample data), as `studyhall-db setup` does."""
+    from studyhall.database.cli import main as cli
+
     try:
-        DatabaseManager.initialize()
-        DatabaseManager.ensure_database_exists()
-        DatabaseManager.create_tables()
-        summary = DatabaseManager.populate_sample_data()
-    except StudyhallError as exc:
-        print(f"Error: {exc}", file=sys.stderr)  # noqa: T201
-        return 1
-    finally:
-        DatabaseManager.cleanup()
-    print(summary)  # noqa: T201
+        cli.main(["setup"], prog_name="setup.py")  # click exits with the command's status
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     return 0
 
 
