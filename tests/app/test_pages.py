@@ -9,7 +9,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from studyhall.app.student import MAX_MESSAGE_CHARS
 from studyhall.database import DatabaseManager
 from studyhall.models import (
     Course,
@@ -21,6 +20,7 @@ from studyhall.models import (
     Subject,
     User,
 )
+from studyhall.services.study_session.lifecycle import MAX_MESSAGE_CHARS
 from tests.app.support import World, login, post, user_email
 
 
@@ -190,3 +190,11 @@ def _statements(client: FlaskClient, path: str) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(seen)
+
+
+def test_signed_in_pages_are_never_cached(client: FlaskClient, world: World) -> None:
+    # On a shared computer, the back button must not show a page after sign-out.
+    assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
+    login(client, "alice")
+    assert client.get("/my_courses").headers["Cache-Control"] == "no-store"
+    assert post(client, "/logout", follow=False).headers["Cache-Control"] == "no-store"

@@ -184,6 +184,12 @@ def evaluate(score: object, feedback: str = "x", agent: str = "evaluator") -> An
             InvalidArgumentError,
             "The message is empty",
         ),
+        (
+            ACTIVE,
+            lambda w, s: lifecycle.add_message(s, "student", "x" * 10_001),
+            InvalidArgumentError,
+            "The message is too long .10,001 characters.",
+        ),
         (COMPLETED, evaluate(101), InvalidArgumentError, "The score 101 is out of range"),
         (COMPLETED, evaluate(-1), InvalidArgumentError, "The score -1 is out of range"),
         (COMPLETED, evaluate(True), InvalidArgumentError, "must be a whole number"),

@@ -26,15 +26,13 @@ from studyhall.models import (
     Subject,
     UserRole,
 )
-from studyhall.services.errors import InvalidArgumentError, ServiceError
+from studyhall.services.errors import ServiceError
 from studyhall.services.study_session import lifecycle
 
 bp = Blueprint("student", __name__)
 student_only = role_required(UserRole.STUDENT)
 
 FINISHED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
-# A message is a TEXT column: on MySQL at most 65,535 bytes, 4 per character at worst.
-MAX_MESSAGE_CHARS = 10_000
 
 
 def subject_names(courses: Iterable[Course]) -> dict[int, str]:
@@ -156,11 +154,6 @@ def _session_action(verb: str, action: Callable[[int], object]) -> Callable[[int
 
 def _send(session_id: int) -> object:
     content = request.form.get("content", "")
-    if len(content) > MAX_MESSAGE_CHARS:
-        raise InvalidArgumentError(
-            f"The message is too long ({len(content):,} characters); send at most "
-            f"{MAX_MESSAGE_CHARS:,} at a time."
-        )
     return lifecycle.add_message(session_id, MessageRole.STUDENT, content)
 
 

@@ -58,6 +58,8 @@ M = TypeVar("M")
 E = TypeVar("E", bound=StrEnum)
 
 PLANNED, ACTIVE = SessionStatus.PLANNED, SessionStatus.ACTIVE
+# Far above any chat turn, and well inside MySQL's TEXT (64 KiB of utf8mb4 bytes).
+MAX_MESSAGE_CHARS = 10_000
 
 
 @with_db_session
@@ -123,6 +125,11 @@ def add_message(session_id: int, role: MessageRole | str, content: str) -> Study
     text = content.strip() if isinstance(content, str) else ""
     if not text:
         raise InvalidArgumentError("The message is empty; send some text.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidArgumentError(
+            f"The message is too long ({len(text):,} characters); send at most "
+            f"{MAX_MESSAGE_CHARS:,} at a time."
+        )
     # The guarded UPDATE also locks the session row, so `end` cannot slip in between.
     now = utcnow()
     _transition(session_id, "add a message to", (ACTIVE,), updated_at=now)
