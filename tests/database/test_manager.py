@@ -9,7 +9,7 @@ from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager
 from studyhall.database.dialects import drop_database
-from studyhall.database.errors import ConfigurationError, NotAvailableError, UnsafeOperationError
+from studyhall.database.errors import ConfigurationError, UnsafeOperationError
 from tests.conftest import throwaway_settings
 
 
@@ -164,11 +164,10 @@ def test_forced_drop_leaves_foreign_key_checks_on_everywhere(db_settings, backen
             conn.close()
 
 
-def test_populate_sample_data_is_explicit_when_unavailable(tables):
-    try:
-        DatabaseManager.populate_sample_data()
-    except NotAvailableError as exc:
-        assert "not available" in str(exc)
+def test_populate_sample_data_through_the_manager(tables):
+    summary = DatabaseManager.populate_sample_data()
+    assert summary.loaded and summary.rows["users"] > 0
+    assert not DatabaseManager.populate_sample_data().loaded  # the second load changes nothing
 
 
 def test_initializing_again_with_other_settings_is_refused(database, db_settings):

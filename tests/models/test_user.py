@@ -45,6 +45,26 @@ def test_get_courses_lists_active_enrollments_by_name(rolled_back):
         assert [c.id for c in courses] == [world.course.id, *extra]
 
 
+def test_course_cards_match_get_courses_in_one_select(rolled_back):
+    with DatabaseManager.get_session() as session:
+        world = make_world(students=2)
+        extra = enroll_in_more(world, 3)
+        student, other = world.students
+        Enrollment.get_by(
+            student_id=other.id, course_id=extra[0], first=True
+        ).status = EnrollmentStatus.DROPPED
+        session.flush()
+        with selects(rolled_back.engine) as seen:
+            cards = Student.course_cards(student.id)
+        assert len(seen) == 1
+        assert [c.id for c in cards] == [c.id for c in student.get_courses()]
+        assert {c.subject_name for c in cards} == {world.subject.name}
+        assert extra[0] not in [c.id for c in Student.course_cards(other.id)]
+        student.is_active = False
+        session.flush()
+        assert Student.course_cards(student.id) == []
+
+
 @pytest.mark.parametrize("students", [2, 9])
 def test_list_with_courses_costs_two_selects_for_any_number(rolled_back, students):
     with DatabaseManager.get_session():

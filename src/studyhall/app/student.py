@@ -6,17 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from studyhall.app.access import enrolled_course, enrolled_unit, own_study_session
 from studyhall.app.auth import current_user, role_required, signed_in
-from studyhall.database import get_current_session, with_db_session
+from studyhall.database import with_db_session
 from studyhall.models import (
     Course,
-    Enrollment,
-    EnrollmentStatus,
     Evaluation,
     LearningUnit,
     MessageRole,
@@ -44,38 +40,16 @@ def subject_names(courses: Iterable[Course]) -> dict[int, str]:
 # The busiest page's query, built once: one round trip for the courses and their
 # subjects (instead of the user, the courses and the subjects), and no per-request cost of
 # building the statement and its cache key. The join on Student keeps deactivated users out.
-ENROLLED_COURSES = (
-    select(Course)
-    .join(Enrollment, Enrollment.course_id == Course.id)
-    .join(Student, Student.id == Enrollment.student_id)
-    .where(
-        Student.id == bindparam("student_id"),
-        Student.is_active.is_(True),
-        Enrollment.status == EnrollmentStatus.ACTIVE,
-    )
-    .options(joinedload(Course.subject))
-    .order_by(Course.name, Course.id)
-)
-
-
-def enrolled_courses(student_id: int) -> list[Course]:
-    """An active student's courses, as `Student.get_courses()`, with their subjects loaded.
-
-    Requires an active session.
-    """
-    return list(get_current_session().scalars(ENROLLED_COURSES, {"student_id": student_id}))
-
-
 @bp.get("/my_courses")
 @student_only
 @with_db_session
 def my_courses() -> str:
     user = signed_in()
     assert user is not None  # student_only
-    courses = enrolled_courses(user.user_id)
+    courses = Student.course_cards(user.user_id)
     if not courses:
         current_user(Student)  # signs out an account deactivated since it signed in
-    subjects = {course.subject_id: course.subject.name for course in courses}
+    subjects = {course.subject_id: course.subject_name for course in courses}
     return render_template("my_courses.html", courses=courses, subjects=subjects)
 
 

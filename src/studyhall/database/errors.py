@@ -47,10 +47,6 @@ class ReadOnlyTransactionError(SessionError):
     """Raised when a read-only unit of work tries to write (flush)."""
 
 
-class NotAvailableError(StudyhallError):
-    """Raised by a feature that is declared but not built in this version."""
-
-
 class SchemaError(StudyhallError):
     """Raised when tables studyhall needs do not exist in the database."""
 

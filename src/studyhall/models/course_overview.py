@@ -11,10 +11,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, bindparam, select
 
 from studyhall.database.session_context import get_current_session
-from studyhall.models.course import Course
+from studyhall.models.course import Course, Subject
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
 from studyhall.models.user import Student, UserRole
 
@@ -23,6 +23,17 @@ class CourseSummary(NamedTuple):
     id: int
     name: str
     grade_level: int
+
+
+class CourseCard(NamedTuple):
+    """A course as a "my courses" page shows it."""
+
+    id: int
+    name: str
+    grade_level: int
+    description: str | None
+    subject_id: int
+    subject_name: str
 
 
 class StudentCourses(NamedTuple):
@@ -81,3 +92,38 @@ def student_courses(**filters: Any) -> list[StudentCourses]:
         if course_id is not None:
             current.append(CourseSummary(course_id, name, grade_level))
     return result
+
+
+@cache
+def _cards_query() -> Select[tuple[int, str, int, str | None, int, str]]:
+    users, enrollments = Student.__table__, Enrollment.__table__
+    courses, subjects = Course.__table__, Subject.__table__
+    return (
+        select(
+            courses.c.id,
+            courses.c.name,
+            courses.c.grade_level,
+            courses.c.description,
+            courses.c.subject_id,
+            subjects.c.name,
+        )
+        .select_from(enrollments)
+        .join(users, users.c.id == enrollments.c.student_id)
+        .join(courses, courses.c.id == enrollments.c.course_id)
+        .join(subjects, subjects.c.id == courses.c.subject_id)
+        .where(
+            users.c.id == bindparam("student_id"),
+            users.c.role == UserRole.STUDENT.value,
+            # A deactivated account sees nothing, as get_courses() would show it.
+            users.c.is_active.is_(True),
+            enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+        )
+        .order_by(courses.c.name, courses.c.id)
+    )
+
+
+def course_cards(student_id: int) -> list[CourseCard]:
+    """An active student's active courses with their subject names, ordered by name, as
+    read-only rows in one SELECT. Requires an active session."""
+    rows = get_current_session().execute(_cards_query(), {"student_id": student_id})
+    return [CourseCard(*row) for row in rows]

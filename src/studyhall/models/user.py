@@ -28,7 +28,7 @@ from studyhall.models.enrollment import Enrollment, EnrollmentStatus
 from studyhall.models.types import StrEnumType
 
 if TYPE_CHECKING:
-    from studyhall.models.course_overview import StudentCourses
+    from studyhall.models.course_overview import CourseCard, StudentCourses
     from studyhall.models.school import School, SchoolClass
     from studyhall.models.study_session import SessionStatus, StudySession
 
@@ -175,6 +175,14 @@ class Student(User):
         from studyhall.models.course_overview import student_courses
 
         return student_courses(**filters)
+
+    @classmethod
+    def course_cards(cls, student_id: int) -> list[CourseCard]:
+        """An active student's active courses with subject names, as read-only rows in one
+        SELECT (see `studyhall.models.course_overview`). Requires an active session."""
+        from studyhall.models.course_overview import course_cards
+
+        return course_cards(student_id)
 
     def get_study_sessions(
         self, status: SessionStatus | Sequence[SessionStatus] | None = None
