@@ -194,6 +194,32 @@ def test_read_only_refuses_writes_and_allows_reads(notes_db, db_settings):
     assert committed_ids(db_settings) == [1]
 
 
+@pytest.mark.parametrize("flush", [True, False], ids=["flushed", "left-pending"])
+def test_a_read_only_call_joining_a_writable_unit_cannot_write(notes_db, db_settings, flush):
+    from tests.database.notes import Note
+
+    @with_db_session(read_only=True)
+    def read():
+        return get_current_session().scalars(select(notes.c.id)).all()
+
+    @with_db_session(read_only=True)
+    def sneaky_write():
+        get_current_session().add(Note(id=5, body="no"))
+        if flush:
+            get_current_session().flush()
+
+    with DatabaseManager.get_session() as session:
+        add_note(session, 1)
+        assert read() == [1]
+        add_note(session, 2)  # the outer unit is writable again after the read-only call
+    assert committed_ids(db_settings) == [1, 2]
+
+    with pytest.raises(ReadOnlyTransactionError), DatabaseManager.get_session() as session:
+        add_note(session, 3)
+        sneaky_write()
+    assert committed_ids(db_settings) == [1, 2]
+
+
 def test_read_only_refuses_insert_update_and_delete_statements(notes_db, db_settings):
     from tests.database.notes import Note
 

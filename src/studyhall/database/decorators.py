@@ -66,7 +66,9 @@ def with_db_session(
                 propagation, read_only=read_only, isolation_level=isolation_level
             )
 
-        joins = propagation in ("required", "mandatory")
+        # A read-only call goes through UnitOfWork even when it joins: that is where a
+        # joined unit of work is made read-only while the call runs.
+        joins = propagation in ("required", "mandatory") and not read_only
 
         if inspect.iscoroutinefunction(func):
 

@@ -101,6 +101,7 @@ class UnitOfWork:
         "_session",
         "_context",
         "_scope",
+        "_made_read_only",
     )
 
     def __init__(
@@ -120,12 +121,14 @@ class UnitOfWork:
         self._session: Session | None = None
         self._context: SessionContext | None = None
         self._scope: _SavepointScope | None = None
+        self._made_read_only = False
 
     def __enter__(self) -> Session:
         current = active_session()
         propagation = self.propagation
         if current is not None and propagation in ("required", "mandatory"):
             self._mode, self._session = _JOIN, current
+            self._enter_read_only(current)
             return current
         if propagation == "mandatory":
             raise NoActiveSessionError(
@@ -137,8 +140,16 @@ class UnitOfWork:
             scope = _SavepointScope(current.begin_nested())
             current.info.setdefault(SCOPES, []).append(scope)
             self._mode, self._session, self._scope = _SAVEPOINT, current, scope
+            self._enter_read_only(current)
             return current
         return self._open()
+
+    def _enter_read_only(self, session: Session) -> None:
+        # A read-only call joining a writable unit of work makes it read-only while the
+        # call runs: the promise is about what the call may do, wherever it runs.
+        if self.read_only and not session.info.get(READ_ONLY):
+            session.info[READ_ONLY] = True
+            self._made_read_only = True
 
     def _open(self) -> Session:
         session = self.session_factory()
@@ -164,6 +175,26 @@ class UnitOfWork:
         mode, session = self._mode, self._session
         self._mode, self._session = 0, None
         assert session is not None
+        if self._made_read_only:
+            self._made_read_only = False
+            try:
+                if exc_type is None:
+                    session.flush()  # refuses what the read-only call left pending
+            except BaseException as error:
+                session.info.pop(READ_ONLY, None)
+                self._finish(mode, session, type(error))
+                raise
+            session.info.pop(READ_ONLY, None)
+        self._finish(mode, session, exc_type, exc, tb)
+
+    def _finish(
+        self,
+        mode: int,
+        session: Session,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
         if mode == _OWN:
             context, self._context = self._context, None
             assert context is not None
