@@ -121,7 +121,7 @@ def _install_mysql(engine: Engine, connect_timeout: int) -> None:
     # PyMySQL's IN_TRANS status flag is clear after a plain SELECT although the server
     # holds a snapshot, so it cannot say whether a connection needs its reset. Instead
     # mark a connection clean only right after a COMMIT or ROLLBACK issued through
-    # SQLAlchemy succeeded, and dirty again on every checkout and every new transaction.
+    # SQLAlchemy succeeded, and dirty again at every check-in and every new transaction.
     def clean_after(method: Callable[[Any], None]) -> Callable[[Any], None]:
         def wrapper(dbapi_connection: Any) -> None:
             info = _pool_info(dbapi_connection)
@@ -142,10 +142,6 @@ def _install_mysql(engine: Engine, connect_timeout: int) -> None:
     # Overrides, not `begin` listeners: any Connection event moves every statement onto
     # SQLAlchemy's slower event path (about 20 us per transaction).
     dialect.do_begin = dirty_on_begin  # type: ignore[method-assign]
-
-    @event.listens_for(engine, "checkout")
-    def _dirty_on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        record.info[_CLEAN] = False
 
 
 def _pool_info(connection: Any) -> dict[str, Any]:
@@ -174,11 +170,13 @@ def _reset_on_return(
 ) -> None:
     # Replaces the pool's unconditional ROLLBACK on check-in, which costs a round trip
     # after every unit of work that already ended with COMMIT or ROLLBACK.
-    if state.transaction_was_reset or not state.asyncio_safe:
-        return
-    if needs_reset(dbapi_connection, record):
+    dirty = needs_reset(dbapi_connection, record)
+    # Whoever checks the connection out next starts "dirty" until SQLAlchemy commits or
+    # rolls back for it, so raw use of the connection is never taken for clean (and no
+    # checkout listener is needed to say so).
+    record.info[_CLEAN] = False
+    if dirty and state.asyncio_safe and not state.transaction_was_reset:
         dbapi_connection.rollback()
-        record.info[_CLEAN] = True
 
 
 def server_url(settings: DatabaseSettings) -> URL:
