@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import MetaData, Table, inspect
+from sqlalchemy import Engine, MetaData, Table, inspect
 from sqlalchemy.exc import DBAPIError
 
 from studyhall.database.config import DatabaseSettings, load_settings
@@ -20,7 +20,6 @@ from studyhall.database.dialects import ensure_database, foreign_key_checks_off
 from studyhall.database.engine import Database
 from studyhall.database.errors import (
     ConfigurationError,
-    DatabaseUnavailableError,
     StudyhallError,
     UnsafeOperationError,
 )
@@ -109,7 +108,7 @@ class DatabaseManager:
         return created
 
     @classmethod
-    def create_database_engine(cls) -> Any:
+    def create_database_engine(cls) -> Engine:
         """Return the pooled engine (initializing the manager when needed)."""
         return cls.database().engine
 
@@ -210,7 +209,7 @@ def main() -> int:
     return 0
 
 
+__all__ = ["DatabaseManager"]
+
 if __name__ == "__main__":
     raise SystemExit(main())
-
-__all__ = ["DatabaseManager", "DatabaseUnavailableError"]
