@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from studyhall.database.session import StudyhallSession
+from studyhall.database.session import StudyhallSession, descends_from
 from studyhall.database.session_context import _current_session, get_current_session
 from studyhall.utils.logger import get_logger
 
@@ -37,14 +37,6 @@ def on_commit(callback: Callback, session: Session | None = None) -> None:
     session.info.setdefault(PENDING, []).append((transaction, callback))
 
 
-def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
-
-
 @event.listens_for(StudyhallSession, "after_commit")
 def _promote(session: Session) -> None:
     # after_commit also fires when a savepoint is released; only the real COMMIT of the
@@ -63,7 +55,7 @@ def _drop(session: Session, previous_transaction: SessionTransaction) -> None:
         return
     if previous_transaction.nested:
         session.info[PENDING] = [
-            (tx, cb) for tx, cb in pending if not _within(tx, previous_transaction)
+            (tx, cb) for tx, cb in pending if not descends_from(tx, previous_transaction)
         ]
     elif previous_transaction.parent is None:
         session.info.pop(PENDING, None)

@@ -24,6 +24,15 @@ def _current_owner() -> tuple[int, asyncio.Task[Any] | None]:
     return threading.get_ident(), (asyncio.current_task(loop) if loop is not None else None)
 
 
+def descends_from(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    """Whether `transaction` is `ancestor` or was begun inside it (a nested savepoint)."""
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def belongs_here(session: Session) -> bool:
     """Whether this thread and task may use `session` (any non-studyhall session may)."""
     owner = getattr(session, "_owner", None)

@@ -25,7 +25,7 @@ from studyhall.database.errors import (
     NoActiveSessionError,
     TransactionRolledBackError,
 )
-from studyhall.database.session import READ_ONLY
+from studyhall.database.session import READ_ONLY, descends_from
 from studyhall.database.session_context import (
     SessionContext,
     active_session,
@@ -64,21 +64,11 @@ def fail_joined(session: Session) -> None:
         mark_rollback_only(session)
 
 
-def _open_savepoint(session: Session, savepoint: SessionTransaction) -> bool:
-    """Whether `savepoint` is still in the session's chain of transactions."""
-    transaction = session.get_nested_transaction()
-    while transaction is not None:
-        if transaction is savepoint:
-            return True
-        transaction = transaction.parent
-    return False
-
-
 def _rollback_to(session: Session, savepoint: SessionTransaction) -> None:
     # Not `is_active`: a failed flush rolls back to the savepoint but leaves it open and
     # inactive, and until it is rolled back (closed) every later statement of the outer
     # unit raises PendingRollbackError.
-    if not _open_savepoint(session, savepoint):
+    if not descends_from(session.get_nested_transaction(), savepoint):
         return
     try:
         savepoint.rollback()
@@ -212,11 +202,8 @@ class UnitOfWork:
         scopes.remove(scope)
         savepoint = scope.savepoint
         # An open but inactive savepoint: a flush failed inside and the caller caught it.
-        if (
-            raised
-            or scope.failed
-            or (not savepoint.is_active and _open_savepoint(session, savepoint))
-        ):
+        still_open = descends_from(session.get_nested_transaction(), savepoint)
+        if raised or scope.failed or (not savepoint.is_active and still_open):
             _rollback_to(session, savepoint)
             if not raised:
                 raise TransactionRolledBackError(
