@@ -16,7 +16,48 @@ class ConfigurationError(StudyhallError):
 
 
 class DatabaseUnavailableError(StudyhallError):
-    """Raised when the database server cannot be reached or refuses the login."""
+    """Raised when the database server cannot be reached, or stopped answering.
+
+    The only database error that means "try again later" (HTTP 503 in the app).
+    """
+
+
+class AccessDeniedError(StudyhallError):
+    """Root of the errors raised when the server answered but refused us."""
+
+
+class LoginRefusedError(AccessDeniedError):
+    """Raised when the server refuses the login: wrong user or password, or no such role."""
+
+
+class DatabasePermissionError(AccessDeniedError):
+    """Raised when the login works but the user has no rights on the database or object."""
+
+
+class ConflictError(StudyhallError):
+    """Raised for a deadlock, lock wait timeout, serialization failure or busy SQLite file.
+
+    Raised after any retries the unit of work was allowed (`retries=N`) are used up; the
+    transaction was rolled back, so running the whole unit again is safe.
+    """
+
+
+class CommitOutcomeUnknownError(StudyhallError):
+    """Raised when COMMIT was sent but its reply was lost: it may or may not have applied.
+
+    Never retried automatically. Check whether the unit's effects are in the database
+    (e.g. by reading the rows it wrote) before running it again.
+    """
+
+
+class DatabaseStatementError(StudyhallError):
+    """Raised when the server rejected a statement (bad SQL, too many parameters, ...)."""
+
+
+class PoolExhaustedError(StudyhallError):
+    """Raised when a thread that already holds a pooled connection asks for another and none
+    is free: waiting could deadlock. Connections needed = threads x (1 + requires_new depth).
+    """
 
 
 class UnsafeOperationError(StudyhallError):
