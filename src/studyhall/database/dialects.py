@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ from studyhall.database.connectivity import install_connect_error_translation
 MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
 SQLITE_BUSY_TIMEOUT = 30.0
 _CLEAN = "studyhall.clean"
+
+# Set (to True) by the unit of work while it begins a read-only transaction: on SQLite such
+# a unit keeps a deferred BEGIN, while a writable one takes the write lock at once with
+# BEGIN IMMEDIATE, so that the busy timeout applies to it (a deferred transaction that
+# reads and then writes cannot upgrade its lock and fails at once with "database is locked").
+DEFERRED_BEGIN: ContextVar[bool] = ContextVar("studyhall.deferred_begin", default=False)
 
 
 def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
