@@ -21,10 +21,10 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
-from sqlalchemy.sql.elements import ClauseElement
 
 from studyhall.database.session_context import get_current_session
 from studyhall.models.errors import InvalidFilterError
+from studyhall.models.filters import check_value
 from studyhall.models.types import utcnow
 
 NAMING_CONVENTION = {
@@ -60,7 +60,8 @@ class Base(DeclarativeBase):
         """WHERE criteria for `filters`: equality, `None` as IS NULL, a list/tuple/set as IN.
 
         Raises InvalidFilterError, before any SQL is built, for a name that is not a public
-        column (unknown, secret, a relationship, a method or a dunder).
+        column (unknown, secret, a relationship, a method or a dunder) and for a value that
+        is not plain data of the column's type (see `studyhall.models.filters`).
         """
         valid = cls.filterable_fields()
         rejected = sorted(set(filters) - set(valid))
@@ -76,16 +77,13 @@ class Base(DeclarativeBase):
         criteria: list[ColumnElement[bool]] = []
         for name, value in filters.items():
             values = list(value) if isinstance(value, _SEQUENCE_TYPES) else [value]
-            # A value must be data: an SQL expression (e.g. another column) could compare
-            # against a secret column that the name check keeps out.
-            expressions = [v for v in values if isinstance(v, (ClauseElement, QueryableAttribute))]
-            if expressions:
-                raise InvalidFilterError(
-                    f"{cls.__name__}.{name} was given an SQL expression ({expressions[0]!r}); "
-                    "filters take plain values, None or a list of values. Build a select() "
-                    "for anything else."
-                )
             attribute = getattr(cls, name)
+            # Every value must be data of the column's type: an SQL expression could compare
+            # against a secret column that the name check keeps out, and MySQL's implicit
+            # casts make a number match any string and a string match an integer key.
+            column_type = attribute.property.columns[0].type
+            for item in values:
+                check_value(cls.__name__, name, column_type, item)
             if not isinstance(value, _SEQUENCE_TYPES):
                 criteria.append(attribute.is_(None) if value is None else attribute == value)
                 continue
@@ -122,7 +120,21 @@ class Base(DeclarativeBase):
 
     @classmethod
     def get(cls, ident: Any) -> Self | None:
-        """The row with primary key `ident`, or None. Requires an active session."""
+        """The row with primary key `ident`, or None. Requires an active session.
+
+        Raises InvalidFilterError when `ident` is not data of the primary key's type.
+        """
+        names = _primary_key_names(sa_inspect(cls))
+        if isinstance(ident, dict):
+            given = list(ident.items())
+        elif isinstance(ident, (tuple, list)):
+            given = list(zip(names, ident, strict=False))
+        else:
+            given = [(names[0], ident)]
+        for name, value in given:
+            attribute = getattr(cls, name, None)
+            if isinstance(attribute, QueryableAttribute):
+                check_value(cls.__name__, name, attribute.property.columns[0].type, value)
         return get_current_session().get(cls, ident)
 
     @classmethod

@@ -10,7 +10,10 @@ class ModelError(StudyhallError):
 
 
 class InvalidFilterError(ModelError, ValueError):
-    """Raised by `get_by`, `count` and `exists` for a field that is not a public column.
+    """Raised by `get_by`, `count`, `exists` and `get` for a field that is not a public
+    column, or a value that is not plain data of the column's type (an SQL expression, a
+    number for a string column, a string for an integer key, ...).
 
-    Raised before any SQL is built, so a filter can never probe a hidden column.
+    Raised before any SQL is built, so a filter can never probe a hidden column nor match
+    rows through the database's implicit casts.
     """
