@@ -8,7 +8,7 @@ from studyhall.database.errors import (
     StudyhallError,
     UnsafeOperationError,
 )
-from studyhall.database.on_commit import on_commit
+from studyhall.database.transaction import on_commit
 from studyhall.database.session_context import (
     SessionContext,
     get_current_session,

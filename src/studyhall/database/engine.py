@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studyhall.database.config import DatabaseSettings
 from studyhall.database.dialects import build_engine
 from studyhall.database.session import StudyhallSession
-from studyhall.database.unit_of_work import Propagation, UnitOfWork
+from studyhall.database.transaction import Propagation, UnitOfWork
 
 
 class Database:

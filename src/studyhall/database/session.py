@@ -1,27 +1,91 @@
-"""The Session class of studyhall: bound to the thread and asyncio task that opened it."""
+"""The Session class of studyhall and its guards.
+
+A `StudyhallSession` refuses to be used from another process, thread or asyncio task than
+the one that opened it, refuses writes in a read-only unit of work, and refuses every
+statement, flush, commit and rollback once its unit of work is marked rollback-only (the
+mark is set and cleared by `studyhall.database.transaction`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction
 
-from studyhall.database.errors import CrossThreadSessionError, ReadOnlyTransactionError
+from studyhall.database.errors import (
+    CrossThreadSessionError,
+    ReadOnlyTransactionError,
+    SessionError,
+    TransactionRolledBackError,
+)
 
 READ_ONLY = "studyhall.read_only"
+# (failed savepoint scope or None for the whole unit, first exception): the unit's mark.
+BROKEN = "studyhall.rollback_only"
+# How many joined calls and nested units are running in the session: its non-owners.
+DEPTH = "studyhall.depth"
 READ_ONLY_MESSAGE = (
     "This unit of work is read-only, so it cannot write. Open it without "
     "`read_only=True` to add, change or delete rows."
 )
 
 
-def _current_owner() -> tuple[int, asyncio.Task[Any] | None]:
+# Bumped in a forked child: the thread ident survives a fork, so without it a child would
+# take its parent's session (and the connection it holds) for its own.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _current_owner() -> tuple[int, int, asyncio.Task[Any] | None]:
     loop = asyncio._get_running_loop()
-    return threading.get_ident(), (asyncio.current_task(loop) if loop is not None else None)
+    task = asyncio.current_task(loop) if loop is not None else None
+    return _fork_generation, threading.get_ident(), task
+
+
+def opened_in_this_process(session: Session) -> bool:
+    """False for a studyhall session a forked child inherited from its parent."""
+    owner = getattr(session, "_owner", None)
+    return owner is None or owner[0] == _fork_generation
+
+
+def rolled_back_message(first: BaseException | None) -> str:
+    """The message of TransactionRolledBackError, naming what failed first."""
+    what = f"{type(first).__name__}: {first}" if first is not None else "an inner call"
+    if len(what) > 300:
+        what = what[:297] + "..."
+    return (
+        f"This unit of work is rolled back because an inner call failed first ({what}); "
+        "nothing of it will be committed, and no more statements run in it. Let the "
+        "exception propagate to the owner of the unit of work (the outermost "
+        "`@with_db_session` / `get_session()`), or catch it outside that, or give the "
+        "inner call `propagation='nested'` to undo only its part."
+    )
+
+
+def refuse_broken(mark: tuple[Any, BaseException | None]) -> NoReturn:
+    """Raise TransactionRolledBackError for a unit of work marked rollback-only."""
+    raise TransactionRolledBackError(rolled_back_message(mark[1])) from mark[1]
+
+
+def mark_broken(session: Session, scope: Any, first: BaseException | None) -> None:
+    """Mark the unit of work (or the savepoint `scope`) rollback-only; the first mark wins
+    unless the new one covers the whole unit."""
+    current = session.info.get(BROKEN)
+    if current is None or (scope is None and current[0] is not None):
+        session.info[BROKEN] = (scope, first)
 
 
 def descends_from(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
@@ -67,11 +131,45 @@ class StudyhallSession(Session):
         prepare every ORM statement twice.
         """
         self.check_owner()
+        mark = self.info.get(BROKEN)
+        if mark is not None:
+            refuse_broken(mark)
         # A flush is refused in before_flush; an INSERT, UPDATE or DELETE statement
         # executed through the session never flushes, so it is refused here.
         if self.info.get(READ_ONLY) and getattr(kw.get("clause"), "is_dml", False):
             raise ReadOnlyTransactionError(READ_ONLY_MESSAGE)
         return super().get_bind(mapper, **kw)
+
+    def flush(self, objects: Any = None) -> None:
+        """Flush; refused in a unit marked rollback-only, even with nothing pending."""
+        mark = self.info.get(BROKEN)
+        if mark is not None:
+            refuse_broken(mark)
+        super().flush(objects)
+
+    def commit(self) -> None:
+        """Commit; refused in a unit marked rollback-only, and to anyone but its owner."""
+        self._refuse_end("commit")
+        super().commit()
+
+    def rollback(self) -> None:
+        """Roll back; refused in a unit marked rollback-only, and to anyone but its owner."""
+        self._refuse_end("rollback")
+        super().rollback()
+
+    def _refuse_end(self, verb: str) -> None:
+        info = self.info
+        mark = info.get(BROKEN)
+        if mark is not None:
+            refuse_broken(mark)
+        if info.get(DEPTH):
+            error = SessionError(
+                f"Only the owner of a unit of work may {verb} it, and this call joined "
+                f"one. Raise an exception to have the owner roll back, or open a unit of "
+                f"your own with `propagation='requires_new'` to {verb} separately."
+            )
+            mark_broken(self, None, error)
+            raise error
 
 
 def _owner_checked(session: Session) -> None:

@@ -23,7 +23,7 @@ from studyhall.database.errors import (
     StudyhallError,
     UnsafeOperationError,
 )
-from studyhall.database.unit_of_work import Propagation, UnitOfWork
+from studyhall.database.transaction import Propagation, UnitOfWork
 from studyhall.utils.logger import get_logger
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from studyhall.database.session import StudyhallSession, descends_from
-from studyhall.database.session_context import _current_session, get_current_session
+from studyhall.database.transaction.context import current_session, get_current_session
 from studyhall.utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -72,7 +72,7 @@ def run_ready_callbacks(session: Session) -> None:
 
 
 def _run_detached(ready: list[Callback]) -> None:
-    _current_session.set(None)
+    current_session.set(None)
     for callback in ready:
         try:
             callback()
