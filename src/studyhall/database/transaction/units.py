@@ -97,7 +97,8 @@ def _rollback_to(session: Session, savepoint: SessionTransaction) -> None:
 
 def commit_as_owner(session: Session) -> None:
     """Flush, then COMMIT; a COMMIT whose reply was lost raises CommitOutcomeUnknownError."""
-    session.flush()  # a failure here is definite: nothing was committed
+    if not session._is_clean():
+        session.flush()  # a failure here is definite: nothing was committed
     try:
         Session.commit(session)
     except DBAPIError as exc:
