@@ -616,6 +616,12 @@ def print_report(report: Report, header: str) -> None:
         f"retries: {len(bumping)} calls ran their function {sum(c.attempts for c in bumping)} "
         "times (each re-run follows a deadlock, lock wait or lost connection)"
     )
+    gave_up = Counter(
+        c.attempts for c in bumping if "Deadlock" in c.error or "conflict" in c.outcome
+    )
+    if gave_up:
+        runs = ", ".join(f"{n} after {a} run(s)" for a, n in sorted(gave_up.items()))
+        print(f"  retries calls that ended on a deadlock or lock wait: {runs}")
     print(
         f"connections: {report.checked_out} checked out after the run; {report.before_cleanup} "
         f"of the app on the server for {report.pooled} in the pool; "
