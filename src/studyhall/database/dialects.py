@@ -91,9 +91,6 @@ def build_engine(
 def _install_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        # Let SQLAlchemy emit BEGIN itself (pysqlite would begin only before writes, so
-        # reads before the first write saw no transaction at all).
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -103,7 +100,13 @@ def _install_sqlite(engine: Engine) -> None:
             cursor.close()
 
     def do_begin(dbapi_connection: Any) -> None:
-        dbapi_connection.execute("BEGIN")
+        # sqlite3 itself would begin only before a write, so reads before it saw no
+        # transaction: begin explicitly. Not when the connection is in autocommit mode
+        # (isolation_level None: SQLAlchemy's AUTOCOMMIT, or a user's own BEGIN recipe),
+        # nor when a transaction is already open (a user's `begin` listener began it).
+        if dbapi_connection.isolation_level is None or dbapi_connection.in_transaction:
+            return
+        dbapi_connection.execute("BEGIN" if DEFERRED_BEGIN.get() else "BEGIN IMMEDIATE")
 
     # An override, not a `begin` listener: any Connection event moves every statement
     # onto SQLAlchemy's slower event path (about 20 us per transaction).
