@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DataError, StatementError
 
 from studyhall.database import DatabaseManager
+from studyhall.database.config import DatabaseSettings
+from studyhall.database.dialects import build_engine
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 
@@ -51,3 +56,27 @@ def test_mysql_session_is_strict_and_local_infile_is_off(database):
         assert not raw.driver_connection._local_infile  # type: ignore[union-attr]
     finally:
         raw.close()
+
+
+def test_a_users_do_connect_listener_is_called_and_honoured(
+    db_settings: DatabaseSettings, backend: str
+) -> None:
+    # The documented way to log in with a short-lived token: set the password per connect.
+    # The URL's own password is wrong; only the listener's value lets MariaDB in.
+    wrong = db_settings.url.set(password="not-the-password") if backend != "sqlite" else None
+    settings = dataclasses.replace(db_settings, url=wrong) if wrong else db_settings
+    engine = build_engine(settings)
+    calls: list[str] = []
+
+    @event.listens_for(engine, "do_connect")
+    def provide_token(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        calls.append("called")
+        if backend != "sqlite":
+            cparams["password"] = db_settings.url.password or ""
+
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert calls == ["called"]
+    finally:
+        engine.dispose()

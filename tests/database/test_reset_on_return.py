@@ -155,3 +155,77 @@ def test_a_connection_that_may_hold_a_snapshot_is_reset(
         assert pooled(session) is connection
         assert session.execute(select(func.count()).select_from(probe)).scalar_one() == 1
         assert rollbacks(session) - before == 1
+
+
+def _stranger_inserts_after_a_commit(database: Database, row_id: int) -> None:
+    """A unit commits, then code on the same checkout INSERTs through the driver directly
+    and returns the connection without committing."""
+    with database.engine.connect() as conn:
+        conn.execute(select(probe)).all()
+        conn.commit()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if conn.dialect.name == "sqlite":
+            cursor.execute("BEGIN")  # the engine's sqlite3 would not begin on its own
+        cursor.execute(f"INSERT INTO reset_probe (id) VALUES ({row_id})")
+        cursor.close()
+
+
+def _committed(db_settings: DatabaseSettings) -> list[int]:
+    """The probe rows another connection sees."""
+    other = build_engine(db_settings, pooled=False)
+    try:
+        with other.connect() as conn:
+            return list(conn.execute(select(probe.c.id).order_by(probe.c.id)).scalars())
+    finally:
+        other.dispose()
+
+
+def test_raw_driver_use_after_a_commit_is_rolled_back_at_check_in(
+    one_connection: Database, db_settings: DatabaseSettings
+) -> None:
+    _stranger_inserts_after_a_commit(one_connection, 99)
+    with DatabaseManager.get_session() as session:  # the same, only connection
+        session.execute(insert(probe).values(id=1))
+    assert _committed(db_settings) == [1]
+
+
+def test_a_raw_select_after_a_commit_leaves_no_stale_snapshot(
+    one_connection: Database, db_settings: DatabaseSettings, backend: str
+) -> None:
+    with one_connection.engine.connect() as conn:
+        conn.execute(select(probe)).all()
+        conn.commit()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if backend == "sqlite":
+            cursor.execute("BEGIN")
+        elif backend == "postgresql":
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT COUNT(*) FROM reset_probe")  # a snapshot is taken here
+        assert cursor.fetchone()[0] == 0
+        cursor.close()
+
+    writer = build_engine(db_settings, pooled=False)
+    try:
+        with writer.begin() as conn:
+            conn.execute(insert(probe).values(id=5))
+    finally:
+        writer.dispose()
+
+    with DatabaseManager.get_session() as session:  # the same, only connection
+        assert session.execute(select(func.count()).select_from(probe)).scalar_one() == 1
+
+
+def test_a_cursor_taken_before_a_commit_and_used_after_it_is_rolled_back(
+    one_connection: Database, db_settings: DatabaseSettings, backend: str
+) -> None:
+    with one_connection.engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        conn.execute(select(probe)).all()
+        conn.commit()
+        if backend == "sqlite":
+            cursor.execute("BEGIN")
+        cursor.execute("INSERT INTO reset_probe (id) VALUES (98)")
+        cursor.close()
+    with DatabaseManager.get_session() as session:
+        session.execute(insert(probe).values(id=2))
+    assert _committed(db_settings) == [2]

@@ -1,17 +1,18 @@
 """What differs between SQLite, MySQL/MariaDB and PostgreSQL, kept in one place.
 
-Engine options per backend, connection set-up, the skipped reset-on-return, database
-creation, and turning MySQL foreign-key checks off for a drop.
+Engine options per backend, connection set-up, the skipped
+reset-on-return, database creation, and turning MySQL foreign-key checks off for a drop.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from pymysql.connections import Connection as PyMySQLConnection  # type: ignore[import-untyped]
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
@@ -24,14 +25,12 @@ from studyhall.database.connectivity import install_connect_error_translation
 # error instead of a silent truncation or a zero date.
 MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
 SQLITE_BUSY_TIMEOUT = 30.0
-_CLEAN = "studyhall.clean"
 
 # Set (to True) by the unit of work while it begins a read-only transaction: on SQLite such
 # a unit keeps a deferred BEGIN, while a writable one takes the write lock at once with
 # BEGIN IMMEDIATE, so that the busy timeout applies to it (a deferred transaction that
 # reads and then writes cannot upgrade its lock and fails at once with "database is locked").
 DEFERRED_BEGIN: ContextVar[bool] = ContextVar("studyhall.deferred_begin", default=False)
-
 
 def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
     """Keyword arguments for `create_engine` on the settings' backend."""
@@ -82,7 +81,7 @@ def build_engine(
     if settings.backend == "sqlite":
         _install_sqlite(engine)
     elif settings.is_mysql:
-        _install_mysql(engine, settings.connect_timeout)
+        engine.dialect.connect = _connect_pymysql  # type: ignore[method-assign]
     event.listen(engine, "reset", _reset_on_return)
     install_connect_error_translation(engine, settings)
     return engine
@@ -113,58 +112,60 @@ def _install_sqlite(engine: Engine) -> None:
     engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
 
 
-def _install_mysql(engine: Engine, connect_timeout: int) -> None:
-    dialect = engine.dialect
+class TrackedPyMySQLConnection(PyMySQLConnection):  # type: ignore[misc]
+    """A PyMySQL connection that knows whether it may hold a transaction.
 
-    @event.listens_for(engine, "do_connect")
-    def _bounded_handshake(dialect_: Any, record: Any, cargs: Any, cparams: Any) -> Any:
-        # PyMySQL applies connect_timeout to the TCP connect only; a server that accepts
-        # the connection and then never answers would hang the handshake forever. Bound
-        # the handshake too, then lift the limit for ordinary queries.
-        connection = dialect_.loaded_dbapi.connect(
-            *cargs, **cparams, read_timeout=connect_timeout, write_timeout=connect_timeout
-        )
-        connection._read_timeout = None
-        connection._write_timeout = None
-        return connection
+    PyMySQL's IN_TRANS status flag is clear after a plain SELECT although the server holds
+    a read snapshot, so it cannot decide the reset on check-in. `may_hold_transaction` is
+    set by every statement sent, whoever sends it (SQLAlchemy, or code using the driver
+    connection directly), and cleared only when a COMMIT or ROLLBACK succeeded.
+    """
 
-    # PyMySQL's IN_TRANS status flag is clear after a plain SELECT although the server
-    # holds a snapshot, so it cannot say whether a connection needs its reset. Instead
-    # mark a connection clean only right after a COMMIT or ROLLBACK issued through
-    # SQLAlchemy succeeded, and dirty again at every check-in and every new transaction.
-    def clean_after(method: Callable[[Any], None]) -> Callable[[Any], None]:
-        def wrapper(dbapi_connection: Any) -> None:
-            info = _pool_info(dbapi_connection)
-            info[_CLEAN] = False
-            method(dbapi_connection)
-            info[_CLEAN] = True
+    may_hold_transaction = True
+    connect_timeout: float | None
+    _read_timeout: float | None
+    _write_timeout: float | None
 
-        return wrapper
+    def connect(self, sock: Any = None) -> None:
+        # PyMySQL applies connect_timeout to the TCP connect only and the read timeout to
+        # the handshake: bound the handshake by the (shorter) connect timeout as well.
+        read, write, bound = self._read_timeout, self._write_timeout, self.connect_timeout
+        if bound:
+            self._read_timeout = bound if read is None else min(read, bound)
+            self._write_timeout = bound if write is None else min(write, bound)
+        try:
+            super().connect(sock)
+        finally:
+            self._read_timeout, self._write_timeout = read, write
 
-    original_begin = dialect.do_begin
+    def query(self, sql: Any, unbuffered: bool = False) -> int:
+        self.may_hold_transaction = True
+        return int(super().query(sql, unbuffered))
 
-    def dirty_on_begin(dbapi_connection: Any) -> None:
-        _pool_info(dbapi_connection)[_CLEAN] = False
-        original_begin(dbapi_connection)
+    def begin(self) -> None:
+        self.may_hold_transaction = True
+        super().begin()
 
-    dialect.do_commit = clean_after(dialect.do_commit)  # type: ignore[method-assign,assignment]
-    dialect.do_rollback = clean_after(dialect.do_rollback)  # type: ignore[method-assign,assignment]
-    # Overrides, not `begin` listeners: any Connection event moves every statement onto
-    # SQLAlchemy's slower event path (about 20 us per transaction).
-    dialect.do_begin = dirty_on_begin  # type: ignore[method-assign]
+    def commit(self) -> None:
+        super().commit()
+        self.may_hold_transaction = False
 
-
-def _pool_info(connection: Any) -> dict[str, Any]:
-    """The pool's info dict of a proxied connection; a scratch dict when it has none."""
-    try:
-        info = connection.info
-    except (AttributeError, NotImplementedError):  # the dialect's first-connect probe
-        return {}
-    return info if isinstance(info, dict) else {}
+    def rollback(self) -> None:
+        super().rollback()
+        self.may_hold_transaction = False
 
 
-def needs_reset(dbapi_connection: Any, record: ConnectionPoolEntry) -> bool:
+def _connect_pymysql(*cargs: Any, **cparams: Any) -> TrackedPyMySQLConnection:
+    # Replaces the dialect's `connect`, which SQLAlchemy calls after every `do_connect`
+    # listener has had its say (a user's listener may set a fresh password or token).
+    return TrackedPyMySQLConnection(*cargs, **cparams)
+
+
+def needs_reset(dbapi_connection: Any) -> bool:
     """Whether the connection may still hold a transaction (a read snapshot included)."""
+    flag = getattr(dbapi_connection, "may_hold_transaction", None)
+    if flag is not None:  # our PyMySQL connection: set by every statement sent
+        return bool(flag)
     info = getattr(dbapi_connection, "info", None)
     status = getattr(info, "transaction_status", None)
     if status is not None:  # psycopg: the server's own report, exact
@@ -172,7 +173,7 @@ def needs_reset(dbapi_connection: Any, record: ConnectionPoolEntry) -> bool:
     in_transaction = getattr(dbapi_connection, "in_transaction", None)
     if isinstance(in_transaction, bool):  # sqlite3: exact
         return in_transaction
-    return not record.info.get(_CLEAN, False)
+    return True  # a connection we cannot read (e.g. made by a user's do_connect listener)
 
 
 def _reset_on_return(
@@ -180,13 +181,13 @@ def _reset_on_return(
 ) -> None:
     # Replaces the pool's unconditional ROLLBACK on check-in, which costs a round trip
     # after every unit of work that already ended with COMMIT or ROLLBACK.
-    dirty = needs_reset(dbapi_connection, record)
-    # Whoever checks the connection out next starts "dirty" until SQLAlchemy commits or
-    # rolls back for it, so raw use of the connection is never taken for clean (and no
-    # checkout listener is needed to say so).
-    record.info[_CLEAN] = False
-    if dirty and state.asyncio_safe and not state.transaction_was_reset:
+    if (
+        state.asyncio_safe
+        and not state.transaction_was_reset
+        and needs_reset(dbapi_connection)
+    ):
         dbapi_connection.rollback()
+
 
 
 def server_url(settings: DatabaseSettings) -> URL:
