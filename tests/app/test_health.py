@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
+import time
 from pathlib import Path
 
 from flask.testing import FlaskClient
+from sqlalchemy import text
+from werkzeug.test import TestResponse
 
+from studyhall.app import create_app
 from studyhall.database import DatabaseManager
 from studyhall.database.config import DatabaseSettings
 from tests.app.support import World, login
+from tests.private_mariadb import private_mariadb
+
+PRIVATE_PORT = 3331
 
 
 def unreachable(settings: DatabaseSettings, tmp_path: Path) -> DatabaseSettings:
-    """The same database behind a closed port (servers) or in a missing folder (SQLite)."""
+    """The same database behind a closed port (servers) or in a folder that cannot exist
+    (SQLite: a file is in its way)."""
     if settings.backend == "sqlite":
-        url = settings.url.set(database=str(tmp_path / "gone" / "studyhall.sqlite3"))
+        blocker = tmp_path / "gone"
+        blocker.write_text("")
+        url = settings.url.set(database=str(blocker / "studyhall.sqlite3"))
     else:
         with socket.socket() as probe:  # a port nothing listens on once this closes
             probe.bind(("127.0.0.1", 0))
@@ -66,3 +77,50 @@ def test_an_outage_is_a_503_page_and_the_app_recovers(
     switch_to(db_settings)
     assert client.get("/healthz").status_code == 200
     assert "Algebra 1" in client.get("/my_courses").get_data(as_text=True)
+
+
+def test_healthz_answers_503_fast_while_the_server_hangs_with_every_connection_stuck() -> None:
+    threads = 3
+    with private_mariadb(PRIVATE_PORT) as server:
+        # The pool keeps the default (long) read timeout: its connections stay stuck.
+        settings = DatabaseSettings(
+            url=server.url, source="DATABASE_URL", pool_size=threads, max_overflow=0
+        )
+        DatabaseManager.initialize(settings)
+        client = create_app({"TESTING": True, "SECRET_KEY": "test-secret"}).test_client()
+        assert client.get("/healthz").status_code == 200
+
+        every_connection_taken = threading.Barrier(threads + 1)
+
+        def stuck_request() -> None:
+            with DatabaseManager.get_session() as session:
+                session.execute(text("SELECT 1"))
+                every_connection_taken.wait()
+                session.execute(text("SELECT SLEEP(0.5)"))  # sent to a frozen server
+
+        workers = [threading.Thread(target=stuck_request) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        try:
+            every_connection_taken.wait(timeout=30)
+            server.pause()
+            time.sleep(0.2)
+            assert DatabaseManager.database().engine.pool.checkedout() == threads
+
+            answers: list[TestResponse] = []
+            started = time.monotonic()
+            probe = threading.Thread(target=lambda: answers.append(client.get("/healthz")))
+            probe.daemon = True
+            probe.start()
+            probe.join(timeout=15)
+            elapsed = time.monotonic() - started
+            assert answers, f"/healthz did not answer in {elapsed:.1f} s"
+            assert answers[0].status_code == 503
+            assert answers[0].get_json()["database"]["reachable"] is False
+            assert elapsed < 3, f"/healthz took {elapsed:.2f} s"
+        finally:
+            server.resume()
+            for worker in workers:
+                worker.join(timeout=60)
+        assert client.get("/healthz").status_code == 200
+        DatabaseManager.cleanup()

@@ -46,7 +46,15 @@ POOL_LIMITS: dict[str, tuple[float, float, float]] = {
     "DB_MAX_OVERFLOW": (5, 0, 1000),
     "DB_POOL_TIMEOUT": (10, 0.1, 3600),
     "DB_CONNECT_TIMEOUT": (5, 1, 600),
+    # Every reply (read) and send (write) waits at most this long, for the connection's
+    # whole life: a hung server fails the statement instead of blocking its thread.
+    "DB_READ_TIMEOUT": (30, 1, 86400),
+    "DB_WRITE_TIMEOUT": (30, 1, 86400),
+    # PostgreSQL's server-side statement_timeout; 0 = off.
+    "DB_STATEMENT_TIMEOUT": (0, 0, 86400),
 }
+# The settings above given in whole numbers; the others accept fractions of a second.
+INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT")
 
 _announced_embedded = False
 
@@ -75,6 +83,9 @@ class DatabaseSettings:
     max_overflow: int = 5
     pool_timeout: float = 10.0
     connect_timeout: int = 5
+    read_timeout: float = 30.0
+    write_timeout: float = 30.0
+    statement_timeout: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -112,7 +123,9 @@ class DatabaseSettings:
         return (
             f"DatabaseSettings(url={self.masked_url!r}, source={self.source!r}, "
             f"pool_size={self.pool_size}, max_overflow={self.max_overflow}, "
-            f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout})"
+            f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout}, "
+            f"read_timeout={self.read_timeout:g}, write_timeout={self.write_timeout:g}, "
+            f"statement_timeout={self.statement_timeout:g})"
         )
 
     __str__ = __repr__
@@ -176,6 +189,9 @@ def load_settings(
         max_overflow=int(pool["max_overflow"]),
         pool_timeout=float(pool["pool_timeout"]),
         connect_timeout=int(pool["connect_timeout"]),
+        read_timeout=float(pool["read_timeout"]),
+        write_timeout=float(pool["write_timeout"]),
+        statement_timeout=float(pool["statement_timeout"]),
     )
 
 
@@ -187,7 +203,7 @@ def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, flo
         if not raw:
             values[key] = default
             continue
-        integer = name != "DB_POOL_TIMEOUT"
+        integer = name in INTEGER_LIMITS
         try:
             number = int(raw) if integer else float(raw)
         except ValueError:

@@ -1,12 +1,14 @@
 """What differs between SQLite, MySQL/MariaDB and PostgreSQL, kept in one place.
 
-Engine options per backend, connection set-up, the skipped
+Engine options per backend (bounded waits included), connection set-up, the skipped
 reset-on-return, database creation, and turning MySQL foreign-key checks off for a drop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -20,12 +22,13 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from studyhall.database.config import DatabaseSettings, validate_identifier
 from studyhall.database.connectivity import install_connect_error_translation
-from studyhall.database.pool import StudyhallQueuePool
 
 # Every strictness flag MariaDB and MySQL share: an over-long value or a bad date is an
 # error instead of a silent truncation or a zero date.
 MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
 SQLITE_BUSY_TIMEOUT = 30.0
+# Every wait of a health check's own connection (connect, read, write), in seconds.
+PROBE_TIMEOUT = 1.5
 
 # Set (to True) by the unit of work while it begins a read-only transaction: on SQLite such
 # a unit keeps a deferred BEGIN, while a writable one takes the write lock at once with
@@ -48,14 +51,12 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
         if settings.database not in (None, "", ":memory:"):
             options.update(
                 pool_size=settings.pool_size,
-                poolclass=StudyhallQueuePool,
                 max_overflow=settings.max_overflow,
                 pool_timeout=settings.pool_timeout,
             )
         return options
     options.update(
         pool_size=settings.pool_size,
-        poolclass=StudyhallQueuePool,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
     )
@@ -63,12 +64,46 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
         options["connect_args"] = {
             "charset": "utf8mb4",
             "connect_timeout": settings.connect_timeout,
+            # For the connection's whole life: a server that stops answering fails the
+            # statement (and the pre-ping) instead of blocking the thread until it resumes.
+            "read_timeout": settings.read_timeout,
+            "write_timeout": settings.write_timeout,
             "local_infile": False,
             "sql_mode": MYSQL_SQL_MODE,
         }
     elif settings.backend == "postgresql":
-        options["connect_args"] = {"connect_timeout": settings.connect_timeout}
+        options["connect_args"] = {
+            "connect_timeout": settings.connect_timeout,
+            **postgresql_timeouts(settings),
+        }
     return options
+
+
+def postgresql_timeouts(settings: DatabaseSettings) -> dict[str, Any]:
+    """libpq parameters bounding the waits on a dead peer, and the optional statement timeout.
+
+    libpq has no read timeout: TCP keepalives notice a peer that stopped answering while
+    we wait for a reply (probes after half the read timeout of silence, three of them
+    within the other half), and `tcp_user_timeout` drops a connection whose sent data
+    stays unacknowledged for the write timeout. Neither fires while the server's host is
+    up (its kernel answers for a stalled server process); `statement_timeout` (server
+    side) bounds a slow statement.
+    """
+    idle = max(1, int(settings.read_timeout // 2))
+    interval = max(1, int((settings.read_timeout - idle) // 3))
+    args: dict[str, Any] = {
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": 3,
+        "tcp_user_timeout": int(settings.write_timeout * 1000),
+    }
+    if settings.statement_timeout:
+        option = f"-c statement_timeout={int(settings.statement_timeout * 1000)}"
+        given = settings.url.query.get("options")  # the URL's own options are kept
+        given = " ".join(given) if isinstance(given, tuple) else given
+        args["options"] = f"{given} {option}" if given else option
+    return args
 
 
 def build_engine(
@@ -88,6 +123,21 @@ def build_engine(
     event.listen(engine, "reset", _reset_on_return)
     install_connect_error_translation(engine, settings)
     return engine
+
+
+def build_probe_engine(settings: DatabaseSettings, timeout: float = PROBE_TIMEOUT) -> Engine:
+    """A pool-less engine whose every wait is about `timeout` seconds: for health checks.
+
+    It never waits for the pool, nor on a pooled connection stuck on a hung server.
+    """
+    probe = dataclasses.replace(
+        settings,
+        connect_timeout=max(2, math.ceil(timeout)),  # libpq takes whole seconds, at least 2
+        read_timeout=timeout,
+        write_timeout=timeout,
+        statement_timeout=timeout,
+    )
+    return build_engine(probe, pooled=False, pool_pre_ping=False)
 
 
 def _install_sqlite(engine: Engine) -> None:
