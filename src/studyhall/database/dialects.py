@@ -1,7 +1,8 @@
 """What differs between SQLite, MySQL/MariaDB and PostgreSQL, kept in one place.
 
 Engine options per backend (bounded waits included), connection set-up, the skipped
-reset-on-return, database creation, and turning MySQL foreign-key checks off for a drop.
+reset-on-return, fork safety, database creation, and turning MySQL foreign-key checks off
+for a drop.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -29,12 +32,17 @@ MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
 SQLITE_BUSY_TIMEOUT = 30.0
 # Every wait of a health check's own connection (connect, read, write), in seconds.
 PROBE_TIMEOUT = 1.5
+_PID = "studyhall.pid"
 
 # Set (to True) by the unit of work while it begins a read-only transaction: on SQLite such
 # a unit keeps a deferred BEGIN, while a writable one takes the write lock at once with
 # BEGIN IMMEDIATE, so that the busy timeout applies to it (a deferred transaction that
 # reads and then writes cannot upgrade its lock and fails at once with "database is locked").
 DEFERRED_BEGIN: ContextVar[bool] = ContextVar("studyhall.deferred_begin", default=False)
+
+# Every engine build_engine made, so that a forked child can drop their pools.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
 
 def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
     """Keyword arguments for `create_engine` on the settings' backend."""
@@ -120,8 +128,10 @@ def build_engine(
         _install_sqlite(engine)
     elif settings.is_mysql:
         engine.dialect.connect = _connect_pymysql  # type: ignore[method-assign]
+    event.listen(engine, "connect", _remember_process)
     event.listen(engine, "reset", _reset_on_return)
     install_connect_error_translation(engine, settings)
+    _engines.add(engine)
     return engine
 
 
@@ -229,6 +239,10 @@ def needs_reset(dbapi_connection: Any) -> bool:
     return True  # a connection we cannot read (e.g. made by a user's do_connect listener)
 
 
+def _remember_process(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_PID] = os.getpid()
+
+
 def _reset_on_return(
     dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
 ) -> None:
@@ -238,9 +252,24 @@ def _reset_on_return(
         state.asyncio_safe
         and not state.transaction_was_reset
         and needs_reset(dbapi_connection)
+        # A connection the parent process opened, checked in by a forked child: a
+        # ROLLBACK sent from here would end the parent's transaction.
+        and record.info.get(_PID) == os.getpid()
     ):
         dbapi_connection.rollback()
 
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: give every engine a new, empty pool; never touch the parent's.
+
+    SQLAlchemy's recipe (`dispose(close=False)`): the child opens its own connections, and
+    the parent's sockets, shared after the fork, carry only the parent's conversations.
+    """
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def server_url(settings: DatabaseSettings) -> URL:
