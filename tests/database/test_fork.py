@@ -115,3 +115,20 @@ def test_multiprocessing_fork_workers_get_their_own_results(database: Database) 
     assert all(pid != os.getpid() for pid, _, _ in answers)
     with DatabaseManager.get_session() as session:
         assert session.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_a_connection_of_another_process_is_never_checked_out(database: Database) -> None:
+    # As after a fork that bypassed Python's fork hooks (a C extension calling fork()):
+    # the pool still holds a connection another process opened.
+    with database.engine.connect() as conn:
+        inherited = conn.connection.dbapi_connection
+        conn.connection._connection_record.info["studyhall.pid"] = -1  # type: ignore[union-attr]
+    with database.engine.connect() as conn:
+        assert conn.connection.dbapi_connection is not inherited
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    # Dropped, not closed: closing it would have ended the other process's session.
+    cursor = inherited.cursor()  # type: ignore[union-attr]
+    cursor.execute("SELECT 1")
+    assert cursor.fetchone()[0] == 1
+    cursor.close()
+    inherited.close()  # type: ignore[union-attr]

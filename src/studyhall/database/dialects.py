@@ -20,7 +20,7 @@ from typing import Any
 from pymysql.connections import Connection as PyMySQLConnection  # type: ignore[import-untyped]
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from studyhall.database.config import DatabaseSettings, validate_identifier
@@ -129,6 +129,7 @@ def build_engine(
     elif settings.is_mysql:
         engine.dialect.connect = _connect_pymysql  # type: ignore[method-assign]
     event.listen(engine, "connect", _remember_process)
+    event.listen(engine, "checkout", _refuse_other_process)
     event.listen(engine, "reset", _reset_on_return)
     install_connect_error_translation(engine, settings)
     _engines.add(engine)
@@ -241,6 +242,19 @@ def needs_reset(dbapi_connection: Any) -> bool:
 
 def _remember_process(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info[_PID] = os.getpid()
+
+
+def _refuse_other_process(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    # The fork hook below has already given a child new pools; this catches a fork that
+    # bypassed Python's hooks (a C extension calling fork()). A pool event, not a
+    # Connection one: it runs once per checkout and leaves statements on the fast path.
+    if record.info.get(_PID) != os.getpid():
+        # Dropped, not closed: closing would end the other process's session too.
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError(
+            "This pooled connection was opened by another process (before a fork); "
+            "a new one is opened instead."
+        )
 
 
 def _reset_on_return(
