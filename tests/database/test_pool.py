@@ -147,8 +147,8 @@ def test_requires_new_works_when_the_pool_fits(two_connections: Database) -> Non
         outer.execute(text("SELECT 1"))
         with two_connections.unit_of_work("requires_new", read_only=True) as inner:
             assert inner.execute(text("SELECT 1")).scalar_one() == 1
-    # Every checkout was matched by its check-in: nothing is counted against a thread.
-    assert pool._holders == {}
+    # Every checkout was matched by its check-in: no connection is counted against a thread.
+    assert pool._owners == {}
     assert pool.checkedout() == 0
 
 
@@ -158,10 +158,9 @@ def test_a_connection_returned_by_another_thread_is_uncounted(
     pool = two_connections.engine.pool
     assert isinstance(pool, StudyhallQueuePool)
     first = pool.connect()
-    second = pool.connect()  # this thread holds two
+    second = pool.connect()
     run_threads(1, lambda index: second.close())  # returned by another thread
-    # This thread now holds one: a third checkout finds the returned connection at once.
-    third = pool.connect()
-    third.close()
+    # This thread now holds only `first`: it is not counted as holding the other one.
+    assert list(pool._owners.values()) == [threading.get_ident()]
     first.close()
-    assert pool._holders == {}
+    assert pool._owners == {}

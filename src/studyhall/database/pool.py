@@ -4,7 +4,7 @@ A thread that holds a pooled connection and asks for another (a `requires_new` u
 work inside another unit) can only get one if another thread returns one. When every
 thread does this at once, all of them wait for each other: QueuePool would block each
 for the whole pool timeout and then raise a bare TimeoutError. `StudyhallQueuePool`
-counts the connections each thread holds; a thread that already holds one waits at most
+remembers which thread holds each connection; a thread that already holds one waits at most
 `HELD_TIMEOUT` seconds and then gets a `PoolExhausted` error that names the rule
 (connections needed = threads x (1 + requires_new depth)) and the settings to change.
 Threads that hold no connection wait the normal pool timeout, as in QueuePool.
@@ -12,7 +12,7 @@ Threads that hold no connection wait the normal pool timeout, as in QueuePool.
 
 from __future__ import annotations
 
-import threading
+from threading import get_ident
 from typing import Any
 
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -26,6 +26,11 @@ from studyhall.database.errors import PoolExhaustedError
 HELD_TIMEOUT = 1.0
 
 
+# Called directly rather than through super(): these run on every checkout and check-in.
+_queue_get = QueuePool._do_get
+_queue_return = QueuePool._do_return_conn
+
+
 class PoolExhausted(PoolExhaustedError, PoolTimeoutError):
     """Raised instead of QueuePool's TimeoutError when the waiting thread holds a connection.
 
@@ -34,41 +39,30 @@ class PoolExhausted(PoolExhaustedError, PoolTimeoutError):
     """
 
 
-class _Held:
-    """The number of connections one thread holds from one pool."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
 class StudyhallQueuePool(QueuePool):
     """A QueuePool that raises `PoolExhausted` quickly when a thread would wait for itself."""
 
     def __init__(self, *args: Any, held_timeout: float = HELD_TIMEOUT, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_timeout = held_timeout
-        self._local = threading.local()
-        # record -> the counter of the thread that checked it out: a connection returned
-        # by another thread (or the garbage collector) is still taken off the right count.
-        self._holders: dict[ConnectionPoolEntry, _Held] = {}
+        # Checked-out record -> the id of the thread that took it. Only the slow path (no
+        # connection free) reads it; a connection returned by another thread (or by the
+        # garbage collector) is still taken off the right thread.
+        self._owners: dict[ConnectionPoolEntry, int] = {}
 
     def _do_get(self) -> ConnectionPoolEntry:
+        me = get_ident()
         try:
-            held: _Held = self._local.held
-        except AttributeError:
-            held = self._local.held = _Held()
-        record = self._get_while_holding(held.count) if held.count else super()._do_get()
-        held.count += 1
-        self._holders[record] = held
+            record = self._pool.get(False)  # the usual case: a connection is free
+        except Empty:
+            held = sum(1 for owner in list(self._owners.values()) if owner == me)
+            record = self._get_while_holding(held) if held else _queue_get(self)
+        self._owners[record] = me
         return record
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
-        held = self._holders.pop(record, None)
-        if held is not None:
-            held.count -= 1
-        super()._do_return_conn(record)
+        self._owners.pop(record, None)
+        _queue_return(self, record)
 
     def _get_while_holding(self, held: int) -> ConnectionPoolEntry:
         # QueuePool._do_get with a shorter wait and a different error.
