@@ -69,4 +69,5 @@ def test_the_pool_is_sized_to_the_server_threads() -> None:
     from studyhall.database import DatabaseManager
 
     create_app({"SECRET_KEY": "x", "STUDYHALL_THREADS": 24})
-    assert DatabaseManager.database().settings.pool_size == 24
+    # Two connections per thread: its unit of work and one `requires_new` unit inside it.
+    assert DatabaseManager.database().settings.pool_size == 48

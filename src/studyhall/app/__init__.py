@@ -63,7 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_database(database: DatabaseSettings | None, settings: AppSettings) -> None:
-    """Initialize the manager once, with at least one pooled connection per server thread.
+    """Initialize the manager once, with two pooled connections per server thread (one
+    for a `requires_new` unit inside the request's unit of work).
 
     A pool smaller than the thread count makes threads queue for connections, and
     QueuePool's queue is not fair: one thread can wait for seconds while others re-take.
@@ -71,8 +72,8 @@ def _init_database(database: DatabaseSettings | None, settings: AppSettings) -> 
     if DatabaseManager._database is not None:
         return  # already set up (by the embedding process or a test): use it as it is
     resolved = database or DatabaseManager.validate_environment()
-    if settings.threads and resolved.pool_size < settings.threads:
-        resolved = dataclasses.replace(resolved, pool_size=settings.threads)
+    if settings.pool_size and resolved.pool_size < settings.pool_size:
+        resolved = dataclasses.replace(resolved, pool_size=settings.pool_size)
     DatabaseManager.initialize(resolved)
 
 

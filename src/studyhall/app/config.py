@@ -45,18 +45,30 @@ KNOWN_DEFAULTS = frozenset(
 )
 
 
+# Levels of `requires_new` a request may open inside its unit of work. Each holds a
+# second connection while the outer unit keeps its own: connections needed = threads x
+# (1 + requires_new depth), else the pool raises PoolExhaustedError.
+REQUIRES_NEW_DEPTH = 1
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """The resolved web-app settings. Its repr never shows the secret."""
 
     secret_key: str
     environment: str = "development"
-    # Threads of the WSGI server: the connection pool is sized to at least this many.
+    # Threads of the WSGI server: the connection pool is sized to fit them (see pool_size).
     threads: int | None = None
 
     @property
     def is_production(self) -> bool:
         return self.environment == PRODUCTION
+
+    @property
+    def pool_size(self) -> int | None:
+        """The smallest pool for `threads`, each with one level of `requires_new`; None if
+        the thread count is not set (the database default, 10, fits 5 such threads)."""
+        return self.threads * (1 + REQUIRES_NEW_DEPTH) if self.threads else None
 
     def __repr__(self) -> str:
         return f"AppSettings(environment={self.environment!r}, threads={self.threads})"
