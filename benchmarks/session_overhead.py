@@ -115,10 +115,11 @@ class Variant:
 
 
 def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
-    """Studyhall's engine options (pool, pre-ping, recycle, connect arguments), with the
+    """Studyhall's engine options (pool sizes, pre-ping, recycle, connect arguments), with the
     pool's default reset-on-return instead of studyhall's conditional one."""
     options = engine_options(settings)
     del options["pool_reset_on_return"], options["hide_parameters"]
+    options.pop("poolclass", None)  # SQLAlchemy's own QueuePool: our pool's cost counts too
     return options
 
 
