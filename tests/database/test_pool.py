@@ -8,10 +8,13 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.util.queue import Empty
 
 from studyhall.database.config import DatabaseSettings
 from studyhall.database.engine import Database
@@ -136,6 +139,24 @@ def test_a_thread_holding_nothing_gets_the_pools_own_timeout(
             (result,) = run_threads(1, ask)
         assert isinstance(result, PoolTimeoutError)
         assert not isinstance(result, PoolExhaustedError)
+    finally:
+        db.dispose()
+
+
+def test_a_failed_connect_does_not_blame_the_empty_queue(tmp_path: Path) -> None:
+    url = URL.create("sqlite+pysqlite", database=str(tmp_path / "missing" / "db.sqlite3"))
+    db = Database(DatabaseSettings(url=url))
+    try:
+        with pytest.raises(Exception) as caught:
+            with db.engine.connect():
+                pass
+        chain: list[BaseException] = []
+        error: BaseException | None = caught.value
+        while error is not None and len(chain) < 20:
+            chain.append(error)
+            error = error.__cause__ or error.__context__
+        # QueuePool creates connections outside its `except Empty:`; so must we.
+        assert not any(isinstance(e, Empty) for e in chain), chain
     finally:
         db.dispose()
 

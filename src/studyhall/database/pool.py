@@ -52,9 +52,13 @@ class StudyhallQueuePool(QueuePool):
 
     def _do_get(self) -> ConnectionPoolEntry:
         me = get_ident()
+        record: ConnectionPoolEntry | None
         try:
             record = self._pool.get(False)  # the usual case: a connection is free
         except Empty:
+            # Not inside `except`: an error connecting would say Empty was its cause.
+            record = None
+        if record is None:
             held = sum(1 for owner in list(self._owners.values()) if owner == me)
             record = self._get_while_holding(held) if held else _queue_get(self)
         self._owners[record] = me
