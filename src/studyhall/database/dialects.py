@@ -202,9 +202,9 @@ class TrackedPyMySQLConnection(PyMySQLConnection):  # type: ignore[misc]
         finally:
             self._read_timeout, self._write_timeout = read, write
 
-    def query(self, sql: Any, unbuffered: bool = False) -> int:
+    def query(self, sql: Any, unbuffered: bool = False) -> Any:
         self.may_hold_transaction = True
-        return int(super().query(sql, unbuffered))
+        return super().query(sql, unbuffered)
 
     def begin(self) -> None:
         self.may_hold_transaction = True
