@@ -115,8 +115,14 @@ def test_32_threads_each_see_only_their_own_session(wide_db, db_settings):
     @with_db_session
     def work(note_id):
         session = get_current_session()
-        session.connection()
-        barrier.wait(timeout=30)  # all 32 units of work are open at once
+        if db_settings.backend == "sqlite":
+            # Writable SQLite units begin IMMEDIATE: one holds the write lock at a time,
+            # so all 32 are open at once, but begin their transactions in turn.
+            barrier.wait(timeout=30)
+            session.connection()
+        else:
+            session.connection()
+            barrier.wait(timeout=30)  # all 32 transactions are open at once
         add_note(session, note_id)
         session.flush()
         mine = session.scalars(select(notes.c.id)).all()

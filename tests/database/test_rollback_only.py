@@ -175,7 +175,7 @@ def test_forked_child_never_joins_the_parents_unit(notes_db, db_settings):
             code = 1
             try:
 
-                @with_db_session
+                @with_db_session(read_only=True)
                 def child_work() -> bool:
                     # Joined, it would see the parent's uncommitted note 1.
                     seen = get_current_session().scalars(select(notes.c.id)).all()

@@ -17,7 +17,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from studyhall.database import DatabaseManager
 from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import DEFERRED_BEGIN, build_engine
+from studyhall.database.dialects import IMMEDIATE_BEGIN, build_engine
 from tests.database.notes import create_notes, notes
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -74,14 +74,14 @@ def test_writable_units_begin_immediate_and_read_only_ones_deferred(engine: Engi
     statements = _traced(engine)
     with engine.begin() as conn:
         conn.execute(select(notes)).all()
-    token = DEFERRED_BEGIN.set(True)
+    token = IMMEDIATE_BEGIN.set(True)
     try:
         with engine.begin() as conn:
             conn.execute(select(notes)).all()
     finally:
-        DEFERRED_BEGIN.reset(token)
+        IMMEDIATE_BEGIN.reset(token)
     begins = [s for s in statements if s.upper().startswith("BEGIN")]
-    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
+    assert begins == ["BEGIN", "BEGIN IMMEDIATE"]
 
 
 def test_autocommit_gets_no_begin(engine: Engine) -> None:

@@ -34,11 +34,12 @@ SQLITE_BUSY_TIMEOUT = 30.0
 PROBE_TIMEOUT = 1.5
 _PID = "studyhall.pid"
 
-# Set (to True) by the unit of work while it begins a read-only transaction: on SQLite such
-# a unit keeps a deferred BEGIN, while a writable one takes the write lock at once with
-# BEGIN IMMEDIATE, so that the busy timeout applies to it (a deferred transaction that
-# reads and then writes cannot upgrade its lock and fails at once with "database is locked").
-DEFERRED_BEGIN: ContextVar[bool] = ContextVar("studyhall.deferred_begin", default=False)
+# Set (to True) by a writable unit of work: on SQLite it then takes the write lock at once
+# with BEGIN IMMEDIATE, so that the busy timeout applies to it (a deferred transaction that
+# reads and then writes cannot upgrade its lock and fails at once with "database is
+# locked"). Everything else, read-only units and plain engine use included, keeps
+# SQLAlchemy's deferred BEGIN.
+IMMEDIATE_BEGIN: ContextVar[bool] = ContextVar("studyhall.immediate_begin", default=False)
 
 # Every engine build_engine made, so that a forked child can drop their pools.
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -169,7 +170,7 @@ def _install_sqlite(engine: Engine) -> None:
         # nor when a transaction is already open (a user's `begin` listener began it).
         if dbapi_connection.isolation_level is None or dbapi_connection.in_transaction:
             return
-        dbapi_connection.execute("BEGIN" if DEFERRED_BEGIN.get() else "BEGIN IMMEDIATE")
+        dbapi_connection.execute("BEGIN IMMEDIATE" if IMMEDIATE_BEGIN.get() else "BEGIN")
 
     # An override, not a `begin` listener: any Connection event moves every statement
     # onto SQLAlchemy's slower event path (about 20 us per transaction).

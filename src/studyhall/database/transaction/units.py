@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from studyhall.database.dialects import DEFERRED_BEGIN
+from studyhall.database.dialects import IMMEDIATE_BEGIN
 from studyhall.database.errors import (
     CommitOutcomeUnknownError,
     ConfigurationError,
@@ -132,9 +132,9 @@ class SessionContext:
         session = self.session
         # SQLite: a unit that may write takes the write lock at BEGIN (IMMEDIATE), so
         # waiting writers queue on the busy timeout; a read-only one begins deferred.
-        read_only = bool(session.info.get(READ_ONLY))
-        if read_only or DEFERRED_BEGIN.get():
-            self._begin_token = DEFERRED_BEGIN.set(read_only)
+        immediate = not session.info.get(READ_ONLY)
+        if immediate is not IMMEDIATE_BEGIN.get():
+            self._begin_token = IMMEDIATE_BEGIN.set(immediate)
         self._token = current_session.set(session)
         return session
 
@@ -177,7 +177,7 @@ class SessionContext:
             current_session.reset(token)
         begin_token, self._begin_token = self._begin_token, None
         if begin_token is not None:
-            DEFERRED_BEGIN.reset(begin_token)
+            IMMEDIATE_BEGIN.reset(begin_token)
 
 
 class UnitOfWork:
@@ -280,6 +280,8 @@ class UnitOfWork:
         self._mode, self._session = 0, None
         assert session is not None
         if mode != _OWN:
+            if not opened_in_this_process(session):
+                return  # a forked child: the transaction and its connection are the parent's
             session.info[DEPTH] -= 1
         if self._made_read_only:
             self._made_read_only = False
