@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 from dataclasses import replace
 
@@ -8,8 +10,14 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager
-from studyhall.database.dialects import drop_database
-from studyhall.database.errors import ConfigurationError, UnsafeOperationError
+from studyhall.database.config import load_settings
+from studyhall.database.dialects import SQLITE_BUSY_TIMEOUT, drop_database
+from studyhall.database.errors import (
+    ConfigurationError,
+    ConflictError,
+    DatabaseUnavailableError,
+    UnsafeOperationError,
+)
 from tests.conftest import throwaway_settings
 
 
@@ -185,3 +193,193 @@ def test_drop_forgets_the_migration_record_too(tables):
     dropped = DatabaseManager.drop_tables(force=True)
     assert "alembic_version" in dropped
     assert inspect(tables.engine).get_table_names() == []
+
+
+# The seed's Basic Setup, `initialize(); create_tables()`, on a database that does not
+# exist yet: initialize() validates, creates the database (the SQLite folder too), then
+# builds the engine.
+
+
+@pytest.fixture
+def missing(backend, tmp_path, monkeypatch):
+    """Settings of a database that does not exist yet, in DATABASE_URL; dropped after.
+
+    On SQLite nothing is configured: the embedded ./instance/ path, in an empty folder.
+    """
+    if backend == "sqlite":
+        settings = DatabaseManager.validate_environment()
+        assert settings.source == "embedded" and not (tmp_path / "instance").exists()
+    else:
+        settings = throwaway_settings(backend, tmp_path)
+        monkeypatch.setenv("DATABASE_URL", settings.url.render_as_string(hide_password=False))
+    yield settings
+    DatabaseManager.cleanup()
+    drop_database(settings)
+
+
+def test_basic_setup_works_on_a_database_that_does_not_exist_yet(missing):
+    DatabaseManager.initialize()
+    created = DatabaseManager.create_tables()
+    assert set(created) == set(_metadata().tables)
+    with DatabaseManager.get_session() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_initialize_with_explicit_settings_creates_the_database(missing):
+    DatabaseManager.initialize(missing)
+    assert DatabaseManager.create_tables()
+    assert DatabaseManager.ensure_database_exists() is False  # made by initialize()
+
+
+def test_initialize_creating_the_database_is_thread_safe(missing):
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def call():
+        barrier.wait()
+        try:
+            results.append(DatabaseManager.initialize())
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len({id(db) for db in results}) == 1
+    assert DatabaseManager.create_tables()
+
+
+def test_initialize_on_an_unreachable_server_still_returns_and_fails_on_use(
+    backend, tmp_path, caplog
+):
+    # An app may start before its database: initialize() warns, and the first use says why.
+    if backend == "sqlite":
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        url = f"sqlite:///{blocker / 'studyhall.sqlite3'}"
+    else:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = throwaway_settings(backend, tmp_path).url.set(host="127.0.0.1", port=port)
+        url = url.render_as_string(hide_password=False)
+    settings = load_settings({"DATABASE_URL": str(url)})
+    with caplog.at_level(logging.WARNING):
+        database = DatabaseManager.initialize(settings)
+    assert "not reachable" in caplog.text
+    with pytest.raises(DatabaseUnavailableError):
+        with DatabaseManager.get_session() as session:
+            session.execute(text("SELECT 1"))
+    assert DatabaseManager.initialize() is database
+
+
+# DDL waits a short, bounded time for other transactions' locks, and says who holds them.
+
+HOLDER_ID = {
+    "mariadb": "SELECT CONNECTION_ID()",
+    "postgresql": "SELECT pg_backend_pid()",
+}
+
+
+def _run_in_thread(call, timeout=60):
+    """Run `call` in a thread; (finished, result or exception)."""
+    outcome = []
+
+    def target():
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return thread, outcome
+
+
+def test_forced_drop_behind_an_open_transaction_gives_up_soon_and_names_the_holder(
+    tables, backend
+):
+    holder = tables.engine.connect()
+    try:
+        # A transaction that touched a table: MySQL and PostgreSQL then hold a lock on it
+        # until it ends; on SQLite only a writer blocks DDL.
+        if backend == "sqlite":
+            holder.exec_driver_sql("INSERT INTO subjects (name) VALUES ('held')")
+        else:
+            holder.exec_driver_sql("SELECT COUNT(*) FROM schools").scalar()
+        holder_id = None
+        if backend in HOLDER_ID:
+            holder_id = holder.exec_driver_sql(HOLDER_ID[backend]).scalar()
+        thread, outcome = _run_in_thread(
+            lambda: DatabaseManager.drop_tables(force=True, lock_timeout=1)
+        )
+        # A hang (a day, on MariaDB) would go on; the bound is generous for a slow machine.
+        assert not thread.is_alive(), "drop_tables(force=True) is still waiting for the lock"
+    finally:
+        holder.rollback()
+        holder.close()
+    thread.join(60)
+    (error,) = outcome
+    assert isinstance(error, ConflictError), repr(error)
+    message = str(error)
+    assert "held a lock on them for more than 1 s" in message
+    assert "run this again" in message
+    if holder_id is not None:
+        assert str(holder_id) in message
+    # Nothing was dropped, and once the holder is gone the drop works.
+    assert set(_metadata().tables) <= set(inspect(tables.engine).get_table_names())
+    assert set(DatabaseManager.drop_tables(force=True)) >= set(_metadata().tables)
+
+
+LOCK_WAIT_SETTING = {
+    "mariadb": ("SELECT @@SESSION.lock_wait_timeout", "SELECT @@GLOBAL.lock_wait_timeout"),
+    "postgresql": ("SHOW lock_timeout", "SELECT '0'"),
+    "sqlite": ("PRAGMA busy_timeout", f"SELECT {int(SQLITE_BUSY_TIMEOUT * 1000)}"),
+}
+
+
+def test_ddl_leaves_the_pooled_connections_lock_wait_as_it_was(db_settings, backend):
+    database = DatabaseManager.initialize(replace(db_settings, pool_size=1, max_overflow=0))
+    DatabaseManager.create_tables(lock_timeout=2)
+    DatabaseManager.drop_tables(force=True, lock_timeout=2)
+    query, expected = LOCK_WAIT_SETTING[backend]
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql(query).scalar() == conn.exec_driver_sql(expected).scalar()
+
+
+def test_two_forced_drops_at_once_both_end_cleanly(tables):
+    barrier = threading.Barrier(2)
+
+    def drop():
+        barrier.wait()
+        return DatabaseManager.drop_tables(force=True)
+
+    runs = [_run_in_thread(drop, timeout=0) for _ in range(2)]
+    for thread, _ in runs:
+        thread.join(60)
+        assert not thread.is_alive()
+    outcomes = [outcome[0] for _, outcome in runs]
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
+    # One drops everything; the other waits for it, then finds nothing to drop.
+    assert sorted(map(len, outcomes)) == [0, len(_metadata().tables)]
+    assert inspect(tables.engine).get_table_names() == []
+
+
+def test_two_create_tables_at_once_both_end_cleanly(database):
+    barrier = threading.Barrier(2)
+
+    def create():
+        barrier.wait()
+        return DatabaseManager.create_tables()
+
+    runs = [_run_in_thread(create, timeout=0) for _ in range(2)]
+    for thread, _ in runs:
+        thread.join(60)
+        assert not thread.is_alive()
+    outcomes = [outcome[0] for _, outcome in runs]
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
+    assert sorted(map(len, outcomes)) == [0, len(_metadata().tables)]
+    assert set(_metadata().tables) <= set(inspect(database.engine).get_table_names())

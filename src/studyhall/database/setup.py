@@ -11,18 +11,21 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import Engine, MetaData, Table, inspect
+from sqlalchemy import Engine, MetaData
 from sqlalchemy.exc import DBAPIError
 
+from studyhall.database import schema
 from studyhall.database.config import DatabaseSettings, load_settings
 from studyhall.database.connectivity import unavailable_error
-from studyhall.database.dialects import ensure_database, foreign_key_checks_off
+from studyhall.database.dialects import ensure_database
 from studyhall.database.engine import Database
 from studyhall.database.errors import (
     ConfigurationError,
+    DatabaseUnavailableError,
     StudyhallError,
     UnsafeOperationError,
 )
+from studyhall.database.schema import DDL_LOCK_TIMEOUT, names_missing_database
 from studyhall.database.transaction import Propagation, UnitOfWork
 from studyhall.utils.logger import get_logger
 
@@ -40,6 +43,13 @@ def _metadata() -> MetaData:
     from studyhall.models import Base
 
     return Base.metadata
+
+
+def _describe(exc: BaseException, settings: DatabaseSettings) -> str:
+    """One line on why connecting failed, without any password."""
+    if isinstance(exc, StudyhallError):
+        return str(exc)
+    return str(unavailable_error(settings, exc))
 
 
 def _ask_on_terminal(prompt: str) -> str | None:
@@ -62,17 +72,21 @@ class DatabaseManager:
 
     @classmethod
     def initialize(cls, settings: DatabaseSettings | None = None) -> Database:
-        """Build the engine and session factory once; later calls return the same one.
+        """Set up the database once; later calls return the same `Database`.
 
-        Passing settings that differ from those it was initialized with is an error:
-        call `cleanup()` first to switch databases.
+        The steps of the seed: `validate_environment()` (unless `settings` are given),
+        `ensure_database_exists()` (the SQLite file's folder too), then the engine
+        (`create_database_engine()` returns it). A server that cannot be reached yet is
+        logged as a warning, not raised: an app may start before its database, and the
+        first use then says what is wrong. Thread-safe. Passing settings that differ from
+        those it was initialized with is an error: call `cleanup()` first.
         """
         database = cls._database
         if database is None:
             with cls._lock:
                 if cls._database is None:
                     resolved = settings or cls.validate_environment()
-                    cls._database = Database(resolved)
+                    cls._database = cls._open(resolved)
                     log.info("Database engine ready: %s", resolved.masked_url)
                 database = cls._database
         if settings is not None and settings != database.settings:
@@ -81,6 +95,34 @@ class DatabaseManager:
                 f"it cannot switch to {settings.masked_url} while in use. Call "
                 "DatabaseManager.cleanup() first."
             )
+        return database
+
+    @classmethod
+    def _open(cls, settings: DatabaseSettings) -> Database:
+        """Make sure the database exists, then build its engine. Called under the lock."""
+        if settings.backend == "sqlite":
+            # Local and cheap: make the folder and the file, then the engine.
+            try:
+                cls.ensure_database_exists(settings)
+            except DatabaseUnavailableError as exc:
+                log.warning("The database is not reachable yet: %s", exc)
+            return Database(settings)
+        database = Database(settings)
+        try:
+            # One connection to the database itself: it says whether the database exists
+            # (and needs no rights on the server's other databases when it does), and
+            # then waits in the pool for the first unit of work.
+            with database.engine.connect():
+                pass
+        except (StudyhallError, DBAPIError) as exc:
+            if not names_missing_database(exc, settings.database or ""):
+                log.warning("The database is not reachable yet: %s", _describe(exc, settings))
+                return database
+            try:
+                cls.ensure_database_exists(settings)
+            except BaseException:
+                database.dispose()
+                raise
         return database
 
     @classmethod
@@ -95,7 +137,10 @@ class DatabaseManager:
 
     @classmethod
     def ensure_database_exists(cls, settings: DatabaseSettings | None = None) -> bool:
-        """Create the configured database if it is missing; True when it was created."""
+        """Create the configured database if it is missing; True when it was created.
+
+        On SQLite: the file's folder and an empty file. `initialize()` calls it.
+        """
         settings = settings or (cls._database.settings if cls._database else load_settings())
         try:
             created = ensure_database(settings)
@@ -103,13 +148,19 @@ class DatabaseManager:
             raise
         except DBAPIError as exc:
             raise unavailable_error(settings, exc) from exc
+        except OSError as exc:  # SQLite: the folder cannot be made, or is not writable
+            raise DatabaseUnavailableError(
+                f"Cannot create the SQLite database file {settings.database}: "
+                f"{exc.strerror or exc}. Make its folder writable, or point DATABASE_URL at "
+                "another path."
+            ) from exc
         if created:
             log.info("Created database %s", settings.database)
         return created
 
     @classmethod
     def create_database_engine(cls) -> Engine:
-        """Return the pooled engine (initializing the manager when needed)."""
+        """Return the pooled engine, initializing the manager (as `initialize()`) when needed."""
         return cls.database().engine
 
     @classmethod
@@ -129,23 +180,28 @@ class DatabaseManager:
         )
 
     @classmethod
-    def create_tables(cls) -> list[str]:
-        """Create every missing table; return the names of those created. Idempotent."""
-        engine = cls.database().engine
-        metadata = _metadata()
-        with engine.begin() as conn:
-            existing = set(inspect(conn).get_table_names())
-            metadata.create_all(conn)
-        created = [t.name for t in metadata.sorted_tables if t.name not in existing]
+    def create_tables(cls, *, lock_timeout: float = DDL_LOCK_TIMEOUT) -> list[str]:
+        """Create every missing table; return the names of those created. Idempotent.
+
+        Waits at most `lock_timeout` seconds for another transaction's lock, then raises
+        ConflictError naming who holds it.
+        """
+        created = schema.create_tables(
+            cls.database().engine, _metadata(), lock_timeout=lock_timeout
+        )
         log.info("Created %d table(s)", len(created))
         return created
 
     @classmethod
-    def drop_tables(cls, force: bool = False) -> list[str]:
+    def drop_tables(
+        cls, force: bool = False, *, lock_timeout: float = DDL_LOCK_TIMEOUT
+    ) -> list[str]:
         """Drop every studyhall table and Alembic's revision record; return their names.
 
         Without `force`, the operator must type the database name on a terminal; with no
-        terminal the call refuses and drops nothing.
+        terminal the call refuses and drops nothing. Waits at most `lock_timeout` seconds
+        for another transaction's lock, then raises ConflictError naming who holds it;
+        two drops at once both end cleanly.
         """
         database = cls.database()
         name = database.settings.database or ""
@@ -160,18 +216,11 @@ class DatabaseManager:
                 raise UnsafeOperationError(
                     f"Not dropped: {answer.strip()!r} is not the database name {name!r}."
                 )
-        metadata = _metadata()
         # Alembic's record of the revision goes too: left behind, it would make a later
         # upgrade believe the schema is there and create nothing.
-        alembic_version = Table(ALEMBIC_VERSION_TABLE, MetaData())
-        with database.engine.connect() as conn:
-            present = set(inspect(conn).get_table_names())
-            with foreign_key_checks_off(conn):
-                metadata.drop_all(conn)
-                alembic_version.drop(conn, checkfirst=True)
-                conn.commit()
-        names = [t.name for t in metadata.sorted_tables] + [ALEMBIC_VERSION_TABLE]
-        dropped = [name_ for name_ in names if name_ in present]
+        dropped = schema.drop_tables(
+            database.engine, _metadata(), [ALEMBIC_VERSION_TABLE], lock_timeout=lock_timeout
+        )
         log.info("Dropped %d table(s) of %s", len(dropped), name)
         return dropped
 
