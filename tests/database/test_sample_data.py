@@ -22,6 +22,7 @@ from studyhall.models import (
     QAResource,
     School,
     SchoolClass,
+    Student,
     StudyMessage,
     StudySession,
     Subject,
@@ -251,3 +252,14 @@ def test_rows_are_the_same_in_every_process():
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def test_the_seed_examples_find_student_1(tables):
+    # The seed's examples read `Student.get_by(id=1, first=True)` and
+    # `get_student_courses(student_id=1)`: id 1 must be a student with courses.
+    DatabaseManager.populate_sample_data()
+    with DatabaseManager.get_session():
+        student = Student.get_by(id=1, first=True)
+        assert student is not None and student.email == "student1@example.edu"
+        assert student.get_courses()
+        assert Course.get_by(id=5, first=True) is not None  # the seed's nested example

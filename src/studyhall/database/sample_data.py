@@ -2,7 +2,8 @@
 
 Demo logins, all with the password `DEMO_PASSWORD` ("studyhall-demo"):
 `student1@example.edu` (up to `student{24 x scale}`), `parent1@example.edu` (up to
-`parent{12 x scale}`), `manager1@example.edu` and `manager2@example.edu`.
+`parent{12 x scale}`), `manager1@example.edu` and `manager2@example.edu`. User ids follow
+that order: students first, so user 1 is `student1`.
 
 The whole load is one transaction. Rows are made lazily (see `sample_rows`) and inserted
 in batches with Core executemany, so memory stays flat as the scale grows.
@@ -10,6 +11,7 @@ in batches with Core executemany, so memory stays flat as the scale grows.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,11 +19,17 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.security import generate_password_hash
 
 from studyhall.database.engine import Database
-from studyhall.database.errors import DataConflictError, SchemaError
+from studyhall.database.errors import (
+    CommitOutcomeUnknownError,
+    DatabaseUnavailableError,
+    DataConflictError,
+    SchemaError,
+    StudyhallError,
+)
 from studyhall.database.sample_rows import (
     BASE_DATE,
     EMAIL_DOMAIN,
@@ -38,6 +46,14 @@ MARKER_EMAIL = f"manager1@{EMAIL_DOMAIN}"
 BATCH_SIZE = 2000
 
 Progress = Callable[[int], None]
+
+COMMIT_UNKNOWN_MESSAGE = (
+    "The sample data's COMMIT was sent, but the connection was lost before the server "
+    "answered: the data may or may not be loaded. Loading again is safe: run the same "
+    "command again (`studyhall-db seed`, or populate_sample_data()); it loads the data if "
+    "it is missing and says 'already loaded' if it is there. `studyhall-db status` shows "
+    "the row counts."
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,7 @@ def populate(
     started = time.perf_counter()
     tables = _tables()
     try:
-        with database.engine.begin() as conn:
+        with _transaction(database) as conn:
             _require_tables(conn, tables)
             deleted: dict[str, int] = {}
             if clear_existing:
@@ -120,6 +136,30 @@ def populate(
         return SampleDataSummary(scale=scale, loaded=False)
     seconds = time.perf_counter() - started
     return SampleDataSummary(scale, True, rows, deleted, seconds)
+
+
+@contextlib.contextmanager
+def _transaction(database: Database) -> Iterator[Connection]:
+    """`engine.begin()`, except that a COMMIT whose reply was lost says so.
+
+    The load may then be in the database or not; loading again is safe either way.
+    """
+    with database.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        except BaseException:
+            transaction.rollback()
+            raise
+        try:
+            transaction.commit()
+        except (DBAPIError, StudyhallError) as exc:
+            lost = isinstance(exc, DatabaseUnavailableError) or (
+                isinstance(exc, DBAPIError) and exc.connection_invalidated
+            )
+            if lost:
+                raise CommitOutcomeUnknownError(COMMIT_UNKNOWN_MESSAGE) from exc
+            raise
 
 
 def _checked(scale: int) -> int:

@@ -63,12 +63,17 @@ class Blueprint:
     def sessions(self) -> int:
         return SESSIONS_PER_SCALE * self.scale
 
+    # Students come first, so that user 1 is `student1@...`: the examples of the docs
+    # (`Student.get_by(id=1)`, `get_student_courses(student_id=1)`) work as written.
     def student_id(self, k: int) -> int:
         """The user id of student number `k` (1-based)."""
-        return MANAGERS + k
+        return k
 
     def parent_id(self, j: int) -> int:
-        return MANAGERS + self.students + j
+        return self.students + j
+
+    def manager_id(self, m: int) -> int:
+        return self.students + self.parents + m
 
 
 @dataclass(frozen=True)
@@ -277,11 +282,9 @@ def _user(user_id: int, role: str, email: str, first: str, last: str, bp: Bluepr
 
 
 def users(bp: Blueprint) -> Iterator[Row]:
+    """Students (ids 1 to S), then parents, then managers, in id order."""
     rng = _rng("users")
     first_names, last_names = content.FIRST_NAMES, content.LAST_NAMES
-    for m in range(1, MANAGERS + 1):
-        row = _user(m, "manager", f"manager{m}@{EMAIL_DOMAIN}", *_name(rng), bp)
-        yield {**row, "managed_school_id": m}
     for k in range(1, bp.students + 1):
         family = last_names[((k + 1) // 2 - 1) % len(last_names)]
         row = _user(
@@ -297,6 +300,10 @@ def users(bp: Blueprint) -> Iterator[Row]:
         family = last_names[(j - 1) % len(last_names)]
         email = f"parent{j}@{EMAIL_DOMAIN}"
         yield _user(bp.parent_id(j), "parent", email, rng.choice(first_names), family, bp)
+    for m in range(1, MANAGERS + 1):
+        email = f"manager{m}@{EMAIL_DOMAIN}"
+        row = _user(bp.manager_id(m), "manager", email, *_name(rng), bp)
+        yield {**row, "managed_school_id": m}
 
 
 def _name(rng: random.Random) -> tuple[str, str]:
