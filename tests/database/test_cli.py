@@ -5,10 +5,11 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from studyhall.database import cli, setup
@@ -16,7 +17,8 @@ from studyhall.database import migrate as migrations
 from studyhall.database.dialects import drop_database
 from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
 from studyhall.models import Base
-from tests.conftest import throwaway_settings
+from tests.conftest import require_backend, throwaway_settings
+from tests.database.wire import COMMIT, CuttingProxy
 
 TABLE_COUNT = len(Base.metadata.tables)
 
@@ -273,3 +275,119 @@ def test_a_closed_standard_input_is_no_terminal(tmp_path, args, exit_code, says)
     assert result.returncode == exit_code, result.stderr
     assert says in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Faults in the middle of a command: a message saying what to do, never a traceback.
+
+
+@pytest.fixture(params=["mariadb", "postgresql"])
+def fresh_server(request, tmp_path, monkeypatch):
+    """`fresh`, on the database servers only; with its tables."""
+    require_backend(request.param)
+    settings = throwaway_settings(request.param, tmp_path)
+    use(settings, monkeypatch)
+    assert run("init").exit_code == 0
+    yield settings
+    drop_database(settings)
+
+
+def through(proxy, settings):
+    """DATABASE_URL of `settings` by way of `proxy` (in plain text, so it can see COMMIT)."""
+    url = settings.url.set(host="127.0.0.1", port=proxy.port)
+    if settings.backend == "postgresql":
+        url = url.update_query_dict({"sslmode": "disable"})
+    return url.render_as_string(hide_password=False)
+
+
+def server_address(settings):
+    return (settings.url.host, settings.url.port)
+
+
+def cli_process(args, database_url, cwd):
+    command = [sys.executable, "-c", "from studyhall.database.cli import main; main()", *args]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_seed_whose_commit_reply_is_lost_says_so_and_exits_3(fresh_server, monkeypatch):
+    fresh = fresh_server
+    with CuttingProxy(server_address(fresh), lose_reply_to=COMMIT[fresh.backend]) as proxy:
+        monkeypatch.setenv("DATABASE_URL", through(proxy, fresh))
+        result = run("seed")
+    assert proxy.cuts == 1
+    assert result.exit_code == 3, result.output  # cli.EXIT_COMMIT_OUTCOME_UNKNOWN
+    assert "may or may not be loaded" in result.stderr
+    assert "studyhall-db status" in result.stderr
+    # The server did commit: the data is there, and seeding again says so.
+    use(fresh, monkeypatch)
+    again = run("seed")
+    assert again.exit_code == 0, again.output
+    assert "already loaded: nothing changed" in again.stdout
+
+
+def test_a_connection_cut_in_the_middle_of_seed_is_a_message_not_a_traceback(
+    fresh_server, tmp_path
+):
+    fresh = fresh_server
+    with CuttingProxy(server_address(fresh), cut_at=b"INSERT INTO study_messages") as proxy:
+        process = cli_process(["seed"], through(proxy, fresh), tmp_path)
+        stdout, stderr = process.communicate(timeout=120)
+    assert proxy.cuts == 1
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert "The connection to the database failed while the command ran" in stderr, stderr
+    assert "run the command again" in stderr
+    assert "Pa55" not in stderr
+    # Nothing of the load was committed.
+    assert "        0" in run("status").stdout
+
+
+KILL = {
+    "mariadb": (
+        "SELECT id FROM information_schema.processlist "
+        "WHERE state LIKE 'Waiting for table metadata lock%' AND info LIKE 'DROP TABLE%'",
+        "KILL {}",
+    ),
+    "postgresql": (
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'",
+        "SELECT pg_terminate_backend({})",
+    ),
+}
+
+
+def test_drop_killed_by_the_server_while_waiting_is_a_message_not_a_traceback(
+    fresh_server, tmp_path
+):
+    seeded = fresh_server
+    engine = create_engine(seeded.url, poolclass=NullPool)
+    find, kill = KILL["postgresql" if seeded.backend == "postgresql" else "mariadb"]
+    process = None
+    try:
+        with engine.connect() as holder, engine.connect() as killer:
+            holder.exec_driver_sql("SELECT COUNT(*) FROM schools").scalar()  # holds a lock
+            url = seeded.url.render_as_string(hide_password=False)
+            process = cli_process(["drop", "--yes"], url, tmp_path)
+            victim = None
+            for _ in range(200):  # the drop waits for the holder's lock: find it, kill it
+                victim = killer.execute(text(find)).scalar()
+                killer.rollback()
+                if victim is not None or process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert victim is not None, "the drop was not seen waiting for the lock"
+            killer.exec_driver_sql(kill.format(int(victim)))
+            killer.commit()
+            stdout, stderr = process.communicate(timeout=60)
+            holder.rollback()
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.communicate()
+        engine.dispose()
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert "connection" in stderr.lower() and "again" in stderr, stderr
+    assert table_names(seeded) >= set(Base.metadata.tables)  # nothing was dropped

@@ -1,6 +1,8 @@
 """`studyhall-db`: the command line. Each command is one function delegating to the library.
 
-Our errors (StudyhallError) print their message to stderr and exit 1; usage errors exit 2.
+Every failure prints a message saying what to do on stderr, never a traceback: our errors
+(StudyhallError) and database errors exit 1, usage errors 2, and a COMMIT whose reply was
+lost (the outcome is unknown: check before running it again) exits 3.
 Destructive commands (`drop`, `reset`, `seed --clear`) ask for the database name on a
 terminal, refuse without `--yes` elsewhere, and refuse always when STUDYHALL_ENV=production;
 so do `seed` and `setup`, whose demo logins share a published password.
@@ -15,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from studyhall.database import migrate as migrations
 from studyhall.database.config import deployment_environment
 from studyhall.database.dialects import server_version
 from studyhall.database.engine import Database
-from studyhall.database.errors import StudyhallError, UnsafeOperationError
+from studyhall.database.errors import (
+    CommitOutcomeUnknownError,
+    StudyhallError,
+    UnsafeOperationError,
+)
 from studyhall.database.sample_data import DEMO_PASSWORD, Progress, planned_rows
 from studyhall.database.setup import ALEMBIC_VERSION_TABLE, DatabaseManager
 from studyhall.database.status import row_counts
@@ -44,16 +51,79 @@ def _on_terminal() -> bool:
     return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stderr))
 
 
+# Exit status of a command whose final COMMIT may or may not have been applied.
+EXIT_COMMIT_OUTCOME_UNKNOWN = 3
+
+
+class _OutcomeUnknown(click.ClickException):
+    exit_code = EXIT_COMMIT_OUTCOME_UNKNOWN
+
+
 class _Group(click.Group):
-    """Turns our errors into a message on stderr and exit status 1."""
+    """Turns every database failure into a message on stderr and a non-zero exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CommitOutcomeUnknownError as exc:
+            message = str(exc)
+            if "studyhall-db status" not in message:
+                message += " `studyhall-db status` shows what the database holds now."
+            raise _OutcomeUnknown(message) from exc
         except StudyhallError as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_database_failure(exc)) from exc
         finally:
             DatabaseManager.cleanup()
+
+
+def _database_failure(exc: SQLAlchemyError) -> str:
+    """One paragraph on a database error no studyhall class describes, without a password."""
+    # A clean-up that failed on a dead connection (e.g. "Can't reconnect until invalid
+    # transaction is rolled back") hides the error that killed it: report that one.
+    exc = _driver_failure(exc) or exc
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0] if lines else type(orig).__name__
+    for secret in _secrets():
+        reason = reason.replace(secret, "***")
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
+    ):
+        return (
+            f"The connection to the database failed while the command ran ({reason}). "
+            "What the command had not committed was rolled back, and every studyhall-db "
+            "command is safe to run again: check the server with `studyhall-db check`, then "
+            "run the command again."
+        )
+    return (
+        f"The database refused a statement of this command ({reason}). If the tables were "
+        "made by another version of studyhall, `studyhall-db status` shows the migration and "
+        "`studyhall-db migrate` brings the schema up to date."
+    )
+
+
+def _driver_failure(exc: BaseException) -> DBAPIError | None:
+    """The first driver error in `exc` and the exceptions it was raised while handling."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _secrets() -> list[str]:
+    database = DatabaseManager._database
+    if database is not None:
+        return database.settings.secrets
+    try:
+        return DatabaseManager.validate_environment().secrets
+    except StudyhallError:
+        return []
 
 
 @click.group(cls=_Group)
@@ -160,8 +230,9 @@ def _drop_tables() -> int:
 
 
 def _init(migrate: bool) -> None:
-    database = DatabaseManager.initialize()
+    # Before initialize() (which would create it quietly), to say whether it was made.
     created = DatabaseManager.ensure_database_exists()
+    database = DatabaseManager.initialize()
     click.echo(f"database: {database.settings.masked_url} ({'created' if created else 'exists'})")
     if migrate:
         migrations.upgrade(database)
