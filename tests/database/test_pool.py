@@ -5,6 +5,8 @@ another (finding 8: `requires_new` starved a small pool for 10 s, then a bare Ti
 from __future__ import annotations
 
 import dataclasses
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -185,3 +187,36 @@ def test_a_connection_returned_by_another_thread_is_uncounted(
     assert list(pool._owners.values()) == [threading.get_ident()]
     first.close()
     assert pool._owners == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_holds_none_of_its_parents_connections(tmp_path: Path) -> None:
+    # The child's thread has the id of the parent's forking thread: the connection the
+    # parent holds must not count as the child's, or the child fails fast for nothing.
+    # A bare pool: engines built by studyhall get new pools in a child anyway (a fork
+    # hook); this is the fork that bypasses Python's hooks.
+    path = str(tmp_path / "pool.sqlite3")
+    pool = StudyhallQueuePool(
+        lambda: sqlite3.connect(path), pool_size=1, max_overflow=0, timeout=HELD_TIMEOUT * 1.5
+    )
+    held = pool.connect()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 9
+        try:
+            pool.connect()
+        except PoolExhaustedError:
+            code = 1
+        except PoolTimeoutError:
+            code = 0  # waited the pool timeout, as a thread holding nothing does
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.waitpid(pid, 0)
+    code = os.read(read, 1)[0]
+    os.close(read)
+    os.close(write)
+    held.close()
+    pool.dispose()
+    assert code == 0

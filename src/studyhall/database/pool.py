@@ -12,6 +12,7 @@ Threads that hold no connection wait the normal pool timeout, as in QueuePool.
 
 from __future__ import annotations
 
+import os
 from threading import get_ident
 from typing import Any
 
@@ -49,6 +50,7 @@ class StudyhallQueuePool(QueuePool):
         # connection free) reads it; a connection returned by another thread (or by the
         # garbage collector) is still taken off the right thread.
         self._owners: dict[ConnectionPoolEntry, int] = {}
+        self._pid = os.getpid()
 
     def _do_get(self) -> ConnectionPoolEntry:
         me = get_ident()
@@ -59,6 +61,11 @@ class StudyhallQueuePool(QueuePool):
             # Not inside `except`: an error connecting would say Empty was its cause.
             record = None
         if record is None:
+            if self._pid != os.getpid():
+                # A forked child: its thread has the id of the parent's forking thread, but
+                # holds none of the connections the parent had checked out.
+                self._owners.clear()
+                self._pid = os.getpid()
             held = sum(1 for owner in list(self._owners.values()) if owner == me)
             record = self._get_while_holding(held) if held else _queue_get(self)
         self._owners[record] = me
