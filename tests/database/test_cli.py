@@ -337,7 +337,7 @@ def test_a_connection_cut_in_the_middle_of_seed_is_a_message_not_a_traceback(
     assert proxy.cuts == 1
     assert process.returncode == 1, stderr
     assert "Traceback" not in stderr
-    assert "The connection to the database failed while the command ran" in stderr, stderr
+    assert "The connection to the database was lost while the command ran" in stderr, stderr
     assert "run the command again" in stderr
     assert "Pa55" not in stderr
     # Nothing of the load was committed.
@@ -391,3 +391,17 @@ def test_drop_killed_by_the_server_while_waiting_is_a_message_not_a_traceback(
     assert "Traceback" not in stderr
     assert "connection" in stderr.lower() and "again" in stderr, stderr
     assert table_names(seeded) >= set(Base.metadata.tables)  # nothing was dropped
+
+
+def test_a_statement_the_database_rejects_is_a_message_not_a_traceback(fresh):
+    assert run("init").exit_code == 0
+    engine = create_engine(fresh.url, poolclass=NullPool)
+    with engine.begin() as conn:  # a schema older than the code
+        conn.exec_driver_sql("ALTER TABLE subjects DROP COLUMN description")
+    engine.dispose()
+    result = run("seed")
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "The database reported an error while the command ran" in result.stderr
+    assert "description" in result.stderr and "`studyhall-db migrate`" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from studyhall.database import migrate as migrations
 from studyhall.database.config import deployment_environment
@@ -85,22 +85,21 @@ def _database_failure(exc: SQLAlchemyError) -> str:
     exc = _driver_failure(exc) or exc
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
-    reason = lines[0] if lines else type(orig).__name__
+    reason = (lines[0] if lines else type(orig).__name__).rstrip(".")
     for secret in _secrets():
         reason = reason.replace(secret, "***")
-    if isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or isinstance(exc, OperationalError)
-    ):
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return (
-            f"The connection to the database failed while the command ran ({reason}). "
-            "What the command had not committed was rolled back, and every studyhall-db "
-            "command is safe to run again: check the server with `studyhall-db check`, then "
-            "run the command again."
+            f"The connection to the database was lost while the command ran: {reason}. What "
+            "the command had not committed was rolled back, and every studyhall-db command "
+            "is safe to run again: check the server with `studyhall-db check`, then run the "
+            "command again."
         )
     return (
-        f"The database refused a statement of this command ({reason}). If the tables were "
-        "made by another version of studyhall, `studyhall-db status` shows the migration and "
-        "`studyhall-db migrate` brings the schema up to date."
+        f"The database reported an error while the command ran: {reason}. What the command "
+        "had not committed was rolled back. If a table or column is missing, the schema is "
+        "older than this version of studyhall: `studyhall-db status` shows its migration and "
+        "`studyhall-db migrate` updates it."
     )
 
 
