@@ -405,3 +405,11 @@ def test_a_statement_the_database_rejects_is_a_message_not_a_traceback(fresh):
     assert "The database reported an error while the command ran" in result.stderr
     assert "description" in result.stderr and "`studyhall-db migrate`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_setup_in_an_empty_folder_uses_the_embedded_database(tmp_path):
+    # Nothing configured (the autouse fixture cleared DATABASE_URL and DB_*), as `make run`.
+    result = run("setup")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "instance" / "studyhall.sqlite3").is_file()
+    assert "(created)" in result.stdout and "Loaded the sample data at scale 1" in result.stdout

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 from dataclasses import replace
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from studyhall.database import DatabaseManager
+from studyhall.database import DatabaseManager, schema
 from studyhall.database.config import load_settings
 from studyhall.database.dialects import SQLITE_BUSY_TIMEOUT, drop_database
 from studyhall.database.errors import (
@@ -383,3 +384,25 @@ def test_two_create_tables_at_once_both_end_cleanly(database):
     assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
     assert sorted(map(len, outcomes)) == [0, len(_metadata().tables)]
     assert set(_metadata().tables) <= set(inspect(database.engine).get_table_names())
+
+
+def test_ddl_waiting_for_another_create_or_drop_gives_up_naming_it(tables, backend):
+    if backend == "sqlite":
+        pytest.skip("SQLite's DDL lock is its write lock, tested above")
+    holder = tables.engine.connect()
+    try:
+        # What a long create or drop holds while it runs: studyhall's DDL lock.
+        if backend == "mariadb":
+            name = schema._ddl_lock_name(holder)
+            assert holder.execute(text("SELECT GET_LOCK(:n, 1)"), {"n": name}).scalar() == 1
+        else:
+            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": schema._ADVISORY_KEY})
+        holder_id = holder.exec_driver_sql(HOLDER_ID[backend]).scalar()
+        with pytest.raises(ConflictError) as info:
+            DatabaseManager.create_tables(lock_timeout=1)
+    finally:
+        holder.invalidate()  # ends its session, and the lock with it
+        holder.close()
+    assert re.search(rf"\b{holder_id}\b", str(info.value)), str(info.value)
+    assert "run this again" in str(info.value)
+    assert DatabaseManager.drop_tables(force=True)  # and now it can

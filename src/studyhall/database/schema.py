@@ -305,20 +305,25 @@ def _holders(conn: Connection, table_names: list[str]) -> list[str] | None:
 
 def _mysql_holders(conn: Connection) -> list[str]:
     # Metadata locks are not listed without a plugin; a transaction open in InnoDB is what
-    # holds them, so list those (ours first: the ones whose default database is ours).
+    # holds them. Those of connections using our database come first, or alone if any.
     rows = conn.execute(
         text(
-            "SELECT p.id, p.user, p.host, p.command, p.time, t.trx_started "
+            "SELECT p.id, p.user, p.host, p.db, p.command, p.time, t.trx_started, "
+            "p.db <=> DATABASE() AS ours "
             "FROM information_schema.innodb_trx t "
             "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-            "WHERE p.id <> CONNECTION_ID() "
-            "ORDER BY p.db = DATABASE() DESC, t.trx_started LIMIT 5"
+            "WHERE p.id <> CONNECTION_ID() ORDER BY ours DESC, t.trx_started LIMIT 5"
         )
     ).all()
+    if any(row.ours for row in rows):
+        rows = [row for row in rows if row.ours]
     return [
-        f"connection {pid} ({user}@{host}, in a transaction since {_clock(started)}, "
-        f"{'idle' if command == 'Sleep' else command} for {seconds} s; `KILL {pid}` ends it)"
-        for pid, user, host, command, seconds, started in rows
+        f"connection {row.id} ({row.user}@{row.host}"
+        + ("" if row.ours else f", using database {row.db}")
+        + f", in a transaction since {_clock(row.trx_started)}, "
+        f"{'idle' if row.command == 'Sleep' else row.command} for {row.time} s; "
+        f"`KILL {row.id}` ends it)"
+        for row in rows
     ]
 
 
