@@ -269,7 +269,7 @@ def test_initialize_on_an_unreachable_server_still_returns_and_fails_on_use(
     settings = load_settings({"DATABASE_URL": str(url)})
     with caplog.at_level(logging.WARNING):
         database = DatabaseManager.initialize(settings)
-    assert "not reachable" in caplog.text
+    assert "cannot be used yet" in caplog.text
     with pytest.raises(DatabaseUnavailableError):
         with DatabaseManager.get_session() as session:
             session.execute(text("SELECT 1"))

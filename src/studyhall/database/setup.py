@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+# Logged by initialize() when the database cannot be used yet; the app starts anyway.
+UNUSABLE_YET = "The database cannot be used yet (its first use will fail the same way): %s"
+
 # Where Alembic records the revision (its default name; migrations/env.py keeps it).
 ALEMBIC_VERSION_TABLE = "alembic_version"
 
@@ -105,7 +108,7 @@ class DatabaseManager:
             try:
                 cls.ensure_database_exists(settings)
             except DatabaseUnavailableError as exc:
-                log.warning("The database is not reachable yet: %s", exc)
+                log.warning(UNUSABLE_YET, exc)
             return Database(settings)
         database = Database(settings)
         try:
@@ -116,7 +119,7 @@ class DatabaseManager:
                 pass
         except (StudyhallError, DBAPIError) as exc:
             if not names_missing_database(exc, settings.database or ""):
-                log.warning("The database is not reachable yet: %s", _describe(exc, settings))
+                log.warning(UNUSABLE_YET, _describe(exc, settings))
                 return database
             try:
                 cls.ensure_database_exists(settings)
