@@ -32,8 +32,10 @@ def _kill(settings, backend_id: int) -> None:
 
 @pytest.mark.parametrize("backend", ["mariadb", "postgresql"], indirect=True)
 def test_commit_on_a_lost_connection_reports_an_unknown_outcome(notes_db, db_settings):
-    query = "SELECT pg_backend_pid()" if db_settings.backend == "postgresql" else (
-        "SELECT CONNECTION_ID()"
+    query = (
+        "SELECT pg_backend_pid()"
+        if db_settings.backend == "postgresql"
+        else ("SELECT CONNECTION_ID()")
     )
     with pytest.raises(CommitOutcomeUnknownError, match="may or may not") as info:
         with DatabaseManager.get_session() as session:

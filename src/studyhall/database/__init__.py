@@ -8,7 +8,6 @@ from studyhall.database.errors import (
     StudyhallError,
     UnsafeOperationError,
 )
-from studyhall.database.transaction import on_commit
 from studyhall.database.session_context import (
     SessionContext,
     get_current_session,
@@ -16,6 +15,7 @@ from studyhall.database.session_context import (
     set_current_session,
 )
 from studyhall.database.setup import DatabaseManager
+from studyhall.database.transaction import on_commit
 
 __all__ = [
     "ConfigurationError",
