@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from studyhall.database.config import DatabaseSettings, validate_identifier
 from studyhall.database.connectivity import install_connect_error_translation
+from studyhall.database.pool import StudyhallQueuePool
 
 # Every strictness flag MariaDB and MySQL share: an over-long value or a bad date is an
 # error instead of a silent truncation or a zero date.
@@ -60,12 +61,14 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
         if settings.database not in (None, "", ":memory:"):
             options.update(
                 pool_size=settings.pool_size,
+                poolclass=StudyhallQueuePool,
                 max_overflow=settings.max_overflow,
                 pool_timeout=settings.pool_timeout,
             )
         return options
     options.update(
         pool_size=settings.pool_size,
+        poolclass=StudyhallQueuePool,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
     )
