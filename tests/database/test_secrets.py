@@ -14,7 +14,7 @@ from studyhall.database import DatabaseManager
 from studyhall.database.config import load_settings
 from studyhall.database.dialects import drop_database, ensure_database
 from studyhall.database.engine import Database
-from studyhall.database.errors import DatabaseUnavailableError
+from studyhall.database.errors import LoginRefusedError
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
 
 SPECIAL = "p@ss:w/rd%#?"
@@ -64,7 +64,7 @@ def test_wrong_password_is_clear_and_never_shown(mariadb_user, caplog):
     settings = load_settings(_env(user, database, wrong))
     with caplog.at_level(logging.DEBUG):
         database_ = Database(settings)
-        with pytest.raises(DatabaseUnavailableError) as info:
+        with pytest.raises(LoginRefusedError) as info:
             with database_.unit_of_work() as session:
                 session.execute(text("SELECT 1"))
         database_.dispose()

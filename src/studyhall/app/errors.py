@@ -8,18 +8,21 @@ from flask import Flask, render_template, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from studyhall.database.errors import DatabaseUnavailableError
+from studyhall.database.errors import DatabaseUnavailableError, PoolExhaustedError
 from studyhall.utils.logger import get_logger
 
 log = get_logger(__name__)
 
-# The database cannot be reached, refused us, or has no connection free: try again later.
+# "Try again later" (503) only where waiting helps: the database cannot be reached, or
+# every pooled connection stayed busy for the pool timeout (a load peak). A conflict, a
+# rejected statement or refused access is a fault to fix, so a logged 500; so is
+# PoolExhaustedError, which says the pool is too small for the threads that nest units
+# of work (it is raised at once, not after a wait, and more load would not cure it).
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailableError,
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
     sa_exc.TimeoutError,
 )
+NOT_OUTAGES: tuple[type[Exception], ...] = (PoolExhaustedError,)
 RETRY_AFTER_SECONDS = 30
 
 TITLES = {
@@ -74,4 +77,8 @@ def init_errors(app: Flask) -> None:
     """Register the handlers: outages are 503, anything unexpected a logged 500."""
     for outage in OUTAGE_ERRORS:
         app.register_error_handler(outage, handle_outage)
+    # Registered explicitly so that no subclass relation (PoolExhaustedError may also be a
+    # pool TimeoutError) turns it into an outage.
+    for fault in NOT_OUTAGES:
+        app.register_error_handler(fault, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

@@ -71,6 +71,9 @@ class _Group(click.Group):
                 message += " `studyhall-db status` shows what the database holds now."
             raise _OutcomeUnknown(message) from exc
         except StudyhallError as exc:
+            if isinstance(exc, DBAPIError) and exc.statement is not None:
+                # A driver error (translated) cut a command short: say what that means here.
+                raise click.ClickException(_database_failure(exc)) from exc
             raise click.ClickException(str(exc)) from exc
         except SQLAlchemyError as exc:
             raise click.ClickException(_database_failure(exc)) from exc

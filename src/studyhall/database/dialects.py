@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from studyhall.database.config import DatabaseSettings, validate_identifier
-from studyhall.database.connectivity import install_connect_error_translation
+from studyhall.database.error_translation import install_error_translation
 from studyhall.database.pool import StudyhallQueuePool
 
 # Every strictness flag MariaDB and MySQL share: an over-long value or a bad date is an
@@ -135,7 +135,7 @@ def build_engine(
     event.listen(engine, "connect", _remember_process)
     event.listen(engine, "checkout", _refuse_other_process)
     event.listen(engine, "reset", _reset_on_return)
-    install_connect_error_translation(engine, settings)
+    install_error_translation(engine, settings)
     _engines.add(engine)
     return engine
 

@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 
 from studyhall.database import schema
 from studyhall.database.config import DatabaseSettings, load_settings
-from studyhall.database.connectivity import unavailable_error
 from studyhall.database.dialects import ensure_database
 from studyhall.database.engine import Database
+from studyhall.database.error_translation import connect_error
 from studyhall.database.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
@@ -52,7 +52,7 @@ def _describe(exc: BaseException, settings: DatabaseSettings) -> str:
     """One line on why connecting failed, without any password."""
     if isinstance(exc, StudyhallError):
         return str(exc)
-    return str(unavailable_error(settings, exc))
+    return str(connect_error(settings, exc))
 
 
 def _ask_on_terminal(prompt: str) -> str | None:
@@ -150,7 +150,7 @@ class DatabaseManager:
         except StudyhallError:
             raise
         except DBAPIError as exc:
-            raise unavailable_error(settings, exc) from exc
+            raise connect_error(settings, exc) from exc
         except OSError as exc:  # SQLite: the folder cannot be made, or is not writable
             raise DatabaseUnavailableError(
                 f"Cannot create the SQLite database file {settings.database}: "
