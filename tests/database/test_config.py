@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from studyhall.database import config
-from studyhall.database.config import load_settings, read_environment
+from studyhall.database.config import DatabaseSettings, load_settings, read_environment
 from studyhall.database.errors import ConfigurationError
 
 FULL = {"DB_USER": "app", "DB_PASSWORD": "secret", "DB_HOST": "db.local", "DB_NAME": "studyhall"}
@@ -161,15 +162,54 @@ def test_dotenv_never_overrides_the_environment(tmp_path, monkeypatch):
     assert settings.url.username == "from_env" and settings.database == "filedb"
 
 
-def test_a_password_in_the_query_is_masked_too():
-    settings = load_settings(
-        {"DATABASE_URL": "postgresql://u@h/db?password=S3cret&sslmode=require"}
-    )
-    assert settings.url.query["password"] == "S3cret"
-    for shown in (settings.masked_url, repr(settings), str(settings)):
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgresql://u@h/db?password=S3cret&sslmode=require",
+        "mysql://u@h/db?passwd=S3cret&charset=utf8mb4",
+        "mariadb://u@h/db?password=S3cret",
+    ],
+)
+def test_a_password_in_the_query_moves_into_the_masked_password_field(raw):
+    # SQLAlchemy masks only the URL's password field: in the query string the password
+    # would show in str(url), repr(engine) and every log line that prints them.
+    settings = load_settings({"DATABASE_URL": raw})
+    assert settings.url.password == "S3cret"
+    assert not any("passw" in key for key in settings.url.query)
+    for shown in (
+        str(settings.url),
+        repr(settings.url),
+        settings.masked_url,
+        repr(settings),
+        str(settings),
+    ):
         assert "S3cret" not in shown
-    assert "sslmode=require" in settings.masked_url
     assert settings.secrets == ["S3cret"]
+    if "sslmode" in raw:
+        assert "sslmode=require" in settings.masked_url
+
+
+def test_other_secrets_in_the_query_become_connect_arguments():
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://u:pw@h/db?sslpassword=K3yPass&application_name=x"}
+    )
+    assert dict(settings.connect_secrets) == {"sslpassword": "K3yPass"}
+    assert dict(settings.url.query) == {"application_name": "x"}
+    assert "K3yPass" not in repr(settings) and "K3yPass" not in str(settings.url)
+    assert sorted(settings.secrets) == ["K3yPass", "pw"]
+
+
+def test_settings_built_directly_are_cleaned_too():
+    settings = DatabaseSettings(url=make_url("postgresql+psycopg://u@h/db?password=S3cret"))
+    assert settings.url.password == "S3cret" and "S3cret" not in str(settings.url)
+    assert replace(settings, pool_size=2).url == settings.url
+
+
+def test_a_password_given_twice_is_refused_without_echo():
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({"DATABASE_URL": "postgresql://u:One1@h/db?password=Two2"})
+    assert "twice" in str(info.value)
+    assert "One1" not in str(info.value) and "Two2" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -91,3 +92,70 @@ def test_password_never_in_the_log_of_a_good_session(mariadb_user, caplog):
             session.execute(text("SELECT :secret"), {"secret": "bound-value-1234"})
     assert SPECIAL not in caplog.text
     assert "bound-value-1234" not in caplog.text
+
+
+def _query_url(user, database, password):
+    """A DATABASE_URL with the password in its query string, percent-encoded."""
+    server = make_url(SERVER_URLS["mariadb"])
+    return (
+        f"mariadb+pymysql://{user}@{server.host}:{server.port}/{database}"
+        f"?password={quote(password, safe='')}&charset=utf8mb4"
+    )
+
+
+def test_a_password_in_the_query_connects_and_never_shows(mariadb_user, caplog):
+    user, database = mariadb_user
+    settings = load_settings({"DATABASE_URL": _query_url(user, database, SPECIAL)})
+    with caplog.at_level(logging.DEBUG):
+        db = DatabaseManager.initialize(settings)
+        with DatabaseManager.get_session() as session:
+            assert session.execute(text("SELECT CURRENT_USER()")).scalar().startswith(user)
+    shown = (
+        repr(db.engine),
+        str(db.engine.url),
+        repr(db.engine.url),
+        str(settings.url),
+        settings.masked_url,
+        repr(settings),
+        repr(db),
+        caplog.text,
+    )
+    for text_ in shown:
+        assert SPECIAL not in text_ and quote(SPECIAL, safe="") not in text_, text_
+
+
+def test_a_wrong_password_in_the_query_never_shows_in_the_error(mariadb_user, caplog):
+    user, database = mariadb_user
+    wrong = "Wr0ng-" + SPECIAL
+    settings = load_settings({"DATABASE_URL": _query_url(user, database, wrong)})
+    database_ = Database(settings)
+    with caplog.at_level(logging.DEBUG), pytest.raises(LoginRefusedError) as info:
+        with database_.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+    for shown in (str(info.value), repr(info.value), caplog.text, repr(database_.engine)):
+        assert wrong not in shown and quote(wrong, safe="") not in shown
+    database_.dispose()
+
+
+def test_other_query_secrets_reach_the_driver_but_not_the_url(tmp_path):
+    require_backend("postgresql")
+    settings = throwaway_settings("postgresql", tmp_path)
+    ensure_database(settings)
+    raw = settings.url.render_as_string(hide_password=False)
+    settings = load_settings({"DATABASE_URL": raw + "?sslpassword=K3yPass&sslmode=disable"})
+    database_ = Database(settings)
+    seen = {}
+
+    @event.listens_for(database_.engine, "do_connect")
+    def _spy(dialect, record, cargs, cparams):
+        seen.update(cparams)
+
+    try:
+        with database_.unit_of_work() as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+        assert seen.get("sslpassword") == "K3yPass"
+        for shown in (repr(database_.engine), str(database_.engine.url), repr(settings)):
+            assert "K3yPass" not in shown
+    finally:
+        database_.dispose()
+        drop_database(settings)

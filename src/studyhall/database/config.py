@@ -38,6 +38,8 @@ EMBEDDED_PATH = Path("instance") / "studyhall.sqlite3"
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
 # Query parameters of a URL that can carry a secret (libpq's password, sslpassword, ...).
 _SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token")
+# Query parameters that are the login password itself (PyMySQL and libpq names).
+_PASSWORD_QUERY_KEYS = ("password", "passwd")
 SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql")
 
 # name -> (default, minimum, maximum)
@@ -87,6 +89,17 @@ class DatabaseSettings:
     write_timeout: float = 30.0
     statement_timeout: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
+    # as connect_args: in the URL's query string they would show wherever it is printed.
+    connect_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        # SQLAlchemy masks only the URL's password field (in str(url), repr(engine), ...):
+        # a password in the query string would show, so it moves into that field.
+        url, moved = _secrets_out_of_query(self.url)
+        if moved or url is not self.url:
+            object.__setattr__(self, "url", url)
+            object.__setattr__(self, "connect_secrets", self.connect_secrets + moved)
 
     @property
     def backend(self) -> str:
@@ -106,15 +119,16 @@ class DatabaseSettings:
         """Every secret the URL holds: its password and password-like query values."""
         found = [str(self.url.password)] if self.url.password else []
         for key, value in self.url.query.items():
-            if any(s in key.lower() for s in _SECRET_QUERY_KEYS):
+            if _is_secret_key(key):
                 found.extend([value] if isinstance(value, str) else value)
+        found.extend(value for _, value in self.connect_secrets)
         return [s for s in found if s]
 
     @property
     def masked_url(self) -> str:
         """The URL with every password (user part or query) as `***`, safe to print and log."""
         url = self.url
-        secret = {k: "***" for k in url.query if any(s in k.lower() for s in _SECRET_QUERY_KEYS)}
+        secret = {k: "***" for k in url.query if _is_secret_key(k)}
         if secret:
             url = url.update_query_dict(secret)
         return url.render_as_string(hide_password=True)
@@ -129,6 +143,35 @@ class DatabaseSettings:
         )
 
     __str__ = __repr__
+
+
+def _is_secret_key(key: str) -> bool:
+    return any(s in key.lower() for s in _SECRET_QUERY_KEYS)
+
+
+def _secrets_out_of_query(url: URL) -> tuple[URL, tuple[tuple[str, str], ...]]:
+    """`url` without secrets in its query: the password moved into the password field,
+    any other secret returned as (name, value) connect arguments."""
+    keys = [key for key in url.query if _is_secret_key(key)]
+    if not keys:
+        return url, ()
+    query = dict(url.query)
+    password = url.password
+    moved: list[tuple[str, str]] = []
+    for key in keys:
+        raw = query.pop(key)
+        value = raw if isinstance(raw, str) else raw[-1]
+        if key.lower() not in _PASSWORD_QUERY_KEYS:
+            moved.append((key, value))
+        elif password not in (None, "") and str(password) != value:
+            # Never echo either value.
+            raise ConfigurationError(
+                "DATABASE_URL gives the password twice, in user:password@ and as "
+                f"?{key}=, with different values. Keep only one of them."
+            )
+        else:
+            password = value
+    return url.set(password=password, query=query), tuple(moved)
 
 
 def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:

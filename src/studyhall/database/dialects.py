@@ -88,6 +88,8 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
             "connect_timeout": settings.connect_timeout,
             **postgresql_timeouts(settings),
         }
+    # Secret driver arguments studyhall keeps out of the URL (e.g. libpq's sslpassword).
+    options["connect_args"].update(settings.connect_secrets)
     return options
 
 
