@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import pymysql  # type: ignore[import-untyped]
 from pymysql.connections import Connection as PyMySQLConnection  # type: ignore[import-untyped]
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
@@ -132,7 +133,9 @@ def build_engine(
     engine = create_engine(url or settings.url, **options)
     if settings.backend == "sqlite":
         _install_sqlite(engine)
-    elif settings.is_mysql:
+    elif settings.is_mysql and engine.dialect.loaded_dbapi is pymysql:
+        # Only PyMySQL itself: an engine made with another DBAPI module
+        # (`create_engine(module=...)`, e.g. a proxy in tests) keeps its own connect.
         engine.dialect.connect = _connect_pymysql  # type: ignore[method-assign]
     event.listen(engine, "connect", _remember_process)
     event.listen(engine, "checkout", _refuse_other_process)
