@@ -1,13 +1,14 @@
 """Only an outage is a 503: a conflict, a rejected statement or refused access is a 500.
 
-The errors are real ones, raised by SQLite through an engine of ours; the routes of the
-test re-raise them so each reaches the app's error handlers as it would from a view.
+The errors are real ones, raised by SQLite and the pool of an engine of ours; the routes
+of the test re-raise them so each reaches the app's error handlers as it would from a view.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,11 +61,27 @@ def real_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BaseExcep
 
     plain = Database(settings, pool_size=1, max_overflow=0, pool_timeout=0.05)
     errors["statement"] = _capture(plain, "SELEC 1")
-    held = plain.engine.connect()
+    # Another thread holds the only connection: this one waits the pool timeout. (Were
+    # it this thread's own, the pool would raise PoolExhausted at once.)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with plain.engine.connect():
+            taken.set()
+            release.wait(10)
+
+    holder_thread = threading.Thread(target=hold)
+    holder_thread.start()
+    taken.wait(10)
     try:
         errors["pool_timeout"] = _capture(plain, "SELECT 1")
     finally:
-        held.close()
+        release.set()
+        holder_thread.join()
+    try:
+        with plain.engine.connect():
+            errors["pool_exhausted"] = _capture(plain, "SELECT 1")
+    finally:
         plain.dispose()
 
     read_only = Database(_settings(f"file:{settings.database}?mode=ro", uri="true"))
@@ -74,9 +91,6 @@ def real_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BaseExcep
     missing = Database(_settings(folder / "gone" / "db.sqlite3"))
     errors["unavailable"] = _capture(missing, "SELECT 1")
     missing.dispose()
-    errors["pool_exhausted"] = PoolExhaustedError(
-        "This thread already holds a pooled connection and asked for another; none is free."
-    )
     return errors
 
 
@@ -86,6 +100,8 @@ def test_the_errors_are_what_they_claim(real_errors: dict[str, BaseException]) -
     assert isinstance(real_errors["permission"], DatabasePermissionError)
     assert isinstance(real_errors["unavailable"], DatabaseUnavailableError)
     assert isinstance(real_errors["pool_timeout"], sa_exc.TimeoutError)
+    assert not isinstance(real_errors["pool_timeout"], PoolExhaustedError)
+    assert isinstance(real_errors["pool_exhausted"], PoolExhaustedError)
     for name in ("conflict", "statement", "permission", "unavailable"):
         assert isinstance(real_errors[name], sa_exc.OperationalError)  # SQLite says so
 
