@@ -18,6 +18,8 @@ MariaDB's URL comes from SQLA_CONTRACTS_MARIADB_URL (default: root@127.0.0.1:330
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -26,9 +28,13 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "sqlalchemy-contracts"
@@ -50,6 +56,7 @@ BACKENDS = {
 }
 # Schemas SQLAlchemy's suite expects next to its test database on MySQL/MariaDB.
 MYSQL_SCHEMAS = ("test_schema", "test_schema_2")
+SERVER_LOCK = "studyhall.sqlalchemy_contracts"
 
 _RESET = (
     "studyhall replaces the pool's unconditional ROLLBACK on check-in (pool_reset_on_return="
@@ -131,9 +138,15 @@ def say(line: str) -> None:
 def fetch_sdist(sqla_version: str) -> Path:
     """Download and unpack SQLAlchemy's sdist for `sqla_version` once; return its folder."""
     tree = CACHE / f"sqlalchemy-{sqla_version}"
-    if (tree / "test" / "conftest.py").is_file():
-        return tree
     CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "fetch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs must not unpack over each other
+        if not (tree / "test" / "conftest.py").is_file():
+            _fetch(sqla_version)
+    return tree
+
+
+def _fetch(sqla_version: str) -> None:
     archive = CACHE / f"sqlalchemy-{sqla_version}.tar.gz"
     if not archive.is_file():
         say(f"fetching the sdist of SQLAlchemy {sqla_version} with pip")
@@ -157,19 +170,34 @@ def fetch_sdist(sqla_version: str) -> Path:
         )
     with tarfile.open(archive) as tar:
         tar.extractall(CACHE, filter="data")
-    return tree
 
 
-def create_mysql_schemas(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for schema in MYSQL_SCHEMAS:
-                conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
-    finally:
-        engine.dispose()
+@contextlib.contextmanager
+def only_run(backend: str, url: str) -> Iterator[None]:
+    """Hold the one-run-at-a-time locks: two runs share the sdist's SQLite file here and
+    the MariaDB database `test` (its tables are created and dropped by the suite)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{backend}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"[{backend}] another run holds {lock.name}; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if backend == "sqlite":
+            yield
+            return
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                # Runs from other checkouts on the same server: a server-side lock.
+                got = conn.exec_driver_sql(f"SELECT GET_LOCK('{SERVER_LOCK}', 900)").scalar()
+                if got != 1:
+                    raise SystemExit(f"[{backend}] another run kept {SERVER_LOCK} for 900 s")
+                for schema in MYSQL_SCHEMAS:
+                    conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
+                yield
+        finally:
+            engine.dispose()
 
 
 def run_pytest(
@@ -224,11 +252,14 @@ def failures(outcomes: dict[str, dict[str, str]]) -> dict[str, str]:
 def check_backend(tree: Path, backend: str, logs: Path) -> bool:
     """Run the contract on one backend; print what broke; return True when it holds."""
     dburi = BACKENDS[backend]
+    with only_run(backend, dburi):
+        return _check_backend(tree, backend, dburi, logs)
+
+
+def _check_backend(tree: Path, backend: str, dburi: str, logs: Path) -> bool:
     if backend == "sqlite":
         for stale in tree.glob("querytest*.db*"):
             stale.unlink()
-    else:
-        create_mysql_schemas(dburi)
     deselect = [f"--studyhall-deselect={d.pattern}" for d in DELIBERATE if backend in d.backends]
     started = time.monotonic()
     code, summary, outcomes = run_pytest(
