@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from studyhall.database.errors import TransactionRolledBackError
 from studyhall.database.retry import backoff_delay, is_retryable
 from studyhall.database.session import BROKEN, DEPTH, refuse_broken
@@ -84,10 +86,7 @@ def _run_with_retries(
         session = uow.__enter__()
         try:
             result = func(*args, **kwargs)
-            mark = session.info.get(BROKEN)
-            if mark is not None:
-                refuse_broken(mark)  # raised here, a swallowed conflict is retried too
-            session.flush()  # a conflict at the final flush is still safe to retry
+            _settle(session)
         except BaseException as exc:
             uow.__exit__(type(exc), exc, exc.__traceback__)
             time.sleep(_retry_delay(func, attempt, retries, exc))
@@ -107,16 +106,22 @@ async def _run_with_retries_async(
         session = uow.__enter__()
         try:
             result = await func(*args, **kwargs)
-            mark = session.info.get(BROKEN)
-            if mark is not None:
-                refuse_broken(mark)
-            session.flush()
+            _settle(session)
         except BaseException as exc:
             uow.__exit__(type(exc), exc, exc.__traceback__)
             await asyncio.sleep(_retry_delay(func, attempt, retries, exc))
             continue
         uow.__exit__(None, None, None)
         return result
+
+
+def _settle(session: Session) -> None:
+    """Raise, while a retry is still safe, what would otherwise fail at COMMIT: a
+    rollback-only mark (so a swallowed conflict is retried too) or a conflicting flush."""
+    mark = session.info.get(BROKEN)
+    if mark is not None:
+        refuse_broken(mark)
+    session.flush()
 
 
 def _retry_delay(
