@@ -228,9 +228,14 @@ class TrackedPyMySQLConnection(PyMySQLConnection):  # type: ignore[misc]
         self.may_hold_transaction = False
 
 
-def _connect_pymysql(*cargs: Any, **cparams: Any) -> TrackedPyMySQLConnection:
+def _connect_pymysql(*cargs: Any, **cparams: Any) -> Any:
     # Replaces the dialect's `connect`, which SQLAlchemy calls after every `do_connect`
     # listener has had its say (a user's listener may set a fresh password or token).
+    connect = pymysql.connect
+    if connect is not PyMySQLConnection:
+        # Someone replaced PyMySQL's connect (a test double, an instrumenting wrapper):
+        # use theirs, as the stock dialect would, at the price of an unconditional reset.
+        return connect(*cargs, **cparams)
     return TrackedPyMySQLConnection(*cargs, **cparams)
 
 
