@@ -182,10 +182,3 @@ def _check_flush(session: Session, flush_context: Any, instances: Any) -> None:
     _owner_checked(session)
     if session.info.get(READ_ONLY):
         raise ReadOnlyTransactionError(READ_ONLY_MESSAGE)
-
-
-@event.listens_for(StudyhallSession, "after_begin")
-def _check_begin(
-    session: Session, transaction: SessionTransaction, connection: Connection
-) -> None:
-    _owner_checked(session)
