@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
 
 from studyhall.database import (
     DatabaseManager,
@@ -195,3 +196,34 @@ def test_forked_child_never_joins_the_parents_unit(notes_db, db_settings):
     os.close(write)
     assert child_code == 0
     assert 1 in committed_ids(db_settings)
+
+
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+def test_a_swallowed_conflict_is_retried_by_the_owner(notes_db, db_settings):
+    with notes_db.engine.begin() as conn:
+        conn.execute(notes.insert().values(id=1, body="hot"))
+    holder = create_engine(db_settings.url, poolclass=NullPool).connect()
+    holder.execute(text("UPDATE notes SET body = 'held' WHERE id = 1"))  # holds the row lock
+    attempts: list[int] = []
+
+    @with_db_session
+    def bump() -> None:
+        session = get_current_session()
+        session.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+        session.execute(text("UPDATE notes SET body = 'bumped' WHERE id = 1"))
+
+    @with_db_session(retries=2)
+    def owner() -> None:
+        attempts.append(1)
+        try:
+            bump()  # a lock wait timeout (1205) on the first attempt
+        except Exception:
+            holder.rollback()  # the holder gives up its lock; the caller swallows the error
+        add_note(get_current_session(), 2)
+
+    try:
+        owner()
+    finally:
+        holder.close()
+    assert len(attempts) == 2  # the first attempt was marked rollback-only, then retried
+    assert committed_ids(db_settings) == [1, 2]
