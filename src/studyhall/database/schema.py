@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import DropTable
 
+from studyhall.database.error_translation import CONDITIONS, classify
 from studyhall.database.errors import ConflictError, StudyhallError
 
 # Seconds a create or drop waits for another transaction's lock before giving up.
@@ -31,11 +32,6 @@ CREATE_ATTEMPTS = 3
 # PostgreSQL advisory lock key of studyhall's DDL (advisory locks are per database).
 _ADVISORY_KEY = 0x5354_5544_5948_414C  # "STUDYHAL"
 _DRIVER_MODULES = ("pymysql", "MySQLdb", "psycopg", "psycopg2", "sqlite3")
-# MySQL / MariaDB: 1205 lock wait timeout (metadata locks too), 1213 deadlock.
-# PostgreSQL: 55P03 lock_not_available, 40P01 deadlock_detected.
-_MYSQL_LOCK_CODES = frozenset({1205, 1213})
-_POSTGRES_LOCK_STATES = frozenset({"55P03", "40P01"})
-_SQLITE_LOCKED = ("database is locked", "database table is locked")
 # MySQL 1050 table exists; PostgreSQL 42P07 duplicate_table, 23505 unique_violation
 # (a catalog row of a table created at the same moment), 42710 duplicate_object.
 _MYSQL_EXISTS_CODES = frozenset({1050})
@@ -61,29 +57,15 @@ def _mysql_code(orig: BaseException | None) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
-def names_missing_database(exc: BaseException, name: str) -> bool:
-    """Whether connecting failed because the database `name` does not exist (yet)."""
-    orig = driver_error(exc)
-    if orig is None:
-        return False
-    if _mysql_code(orig) == 1049:  # ER_BAD_DB_ERROR: Unknown database
-        return True
-    # psycopg reports a connection failure without its SQLSTATE (3D000), only the text.
-    return getattr(orig, "sqlstate", None) == "3D000" or (
-        f'database "{name}" does not exist' in str(orig)
-    )
+def names_missing_database(exc: BaseException) -> bool:
+    """Whether connecting failed because the configured database does not exist (yet)."""
+    return classify(driver_error(exc)) == "unknown_database"
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
     """Whether `exc` is a lock wait timeout, a deadlock or a busy SQLite file."""
-    orig = driver_error(exc)
-    if orig is None:
-        return False
-    if _mysql_code(orig) in _MYSQL_LOCK_CODES:
-        return True
-    if getattr(orig, "sqlstate", None) in _POSTGRES_LOCK_STATES:
-        return True
-    return type(orig).__module__ == "sqlite3" and any(m in str(orig) for m in _SQLITE_LOCKED)
+    condition = classify(driver_error(exc))
+    return condition is not None and CONDITIONS[condition] is ConflictError
 
 
 def _lost_create_race(exc: BaseException) -> bool:

@@ -118,7 +118,7 @@ class DatabaseManager:
             with database.engine.connect():
                 pass
         except (StudyhallError, DBAPIError) as exc:
-            if not names_missing_database(exc, settings.database or ""):
+            if not names_missing_database(exc):
                 log.warning(UNUSABLE_YET, _describe(exc, settings))
                 return database
             try:
