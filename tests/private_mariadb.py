@@ -46,6 +46,21 @@ class PrivateMariaDB:
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): the kernel still accepts connections; nobody answers."""
         os.kill(self.process.pid, signal.SIGSTOP)
+        # SIGSTOP takes effect as each thread next enters the kernel: until every thread
+        # shows state T, a query sent now may still be answered.
+        deadline = time.monotonic() + 5
+        while not self._stopped() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _stopped(self) -> bool:
+        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/stat"):
+            try:
+                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue  # a thread that just ended
+            if state not in ("T", "t"):
+                return False
+        return True
 
     def resume(self) -> None:
         os.kill(self.process.pid, signal.SIGCONT)
