@@ -12,6 +12,7 @@ Threads that hold no connection wait the normal pool timeout, as in QueuePool.
 
 from __future__ import annotations
 
+import logging
 import os
 from threading import get_ident
 from typing import Any
@@ -30,6 +31,12 @@ HELD_TIMEOUT = 1.0
 # Called directly rather than through super(): these run on every checkout and check-in.
 _queue_get = QueuePool._do_get
 _queue_return = QueuePool._do_return_conn
+
+
+# SQLAlchemy names a pool's logger after its class's module, which puts this pool's
+# routine INFO lines ("Pool disposed", "Pool recreating") under studyhall's own logger.
+# Keep them at SQLAlchemy's level: shown only with `echo_pool` or sqlalchemy.pool logging.
+logging.getLogger(f"{__name__}.StudyhallQueuePool").setLevel(logging.WARNING)
 
 
 class PoolExhausted(PoolExhaustedError, PoolTimeoutError):
