@@ -17,7 +17,7 @@ Semantics (Django's `transaction.atomic` and Spring's propagation are the models
   (`runner`).
 """
 
-from studyhall.database.transaction.callbacks import on_commit, run_ready_callbacks
+from studyhall.database.transaction.callbacks import on_commit
 from studyhall.database.transaction.context import (
     NO_SESSION_MESSAGE,
     active_session,
@@ -28,28 +28,23 @@ from studyhall.database.transaction.context import (
 )
 from studyhall.database.transaction.runner import run_in_unit
 from studyhall.database.transaction.units import (
-    PROPAGATIONS,
     Propagation,
     SessionContext,
     UnitOfWork,
     check_propagation,
-    fail_joined,
 )
 
 __all__ = [
     "NO_SESSION_MESSAGE",
-    "PROPAGATIONS",
     "Propagation",
     "SessionContext",
     "UnitOfWork",
     "active_session",
     "check_propagation",
-    "fail_joined",
     "get_current_session",
     "has_active_session",
     "on_commit",
     "reset_current_session",
     "run_in_unit",
-    "run_ready_callbacks",
     "set_current_session",
 ]
