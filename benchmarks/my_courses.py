@@ -6,7 +6,7 @@ on SQLite and MariaDB in one process:
 
   (a) lazy: `Student.get_by()`, then `student.get_courses()` per student (N + 1 queries)
   (b) ORM objects: `Student.list_with_courses()`, reading `student.courses` (selectinload)
-  (c) read rows: `Student.courses_overview()`, the project's helper for such pages
+  (c) read rows: `student_courses()`, the project's helper for such pages
   (d) baseline: one hand-written JOIN in SQLAlchemy Core, grouped per student
 
 Every variant's result is checked equal to (d)'s before timing. Variants alternate in
@@ -36,9 +36,9 @@ from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.engine import URL, make_url
 
 from benchmarks.common import MARIADB_URL
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
+from studyhall.db.backends import drop_database, ensure_database
 from studyhall.models import (
     Course,
     Enrollment,
@@ -49,8 +49,8 @@ from studyhall.models import (
     User,
     UserRole,
 )
-from studyhall.models.course_overview import StudentCourses
 from studyhall.models.types import utcnow
+from studyhall.queries import StudentCourses, student_courses
 
 STUDENTS, ENROLLMENTS, COURSES = 200, 5, 20
 ROUNDS, LOADS_PER_ROUND = 15, 10
@@ -127,7 +127,7 @@ def load_objects() -> list[Student]:
 
 def load_overview() -> list[StudentCourses]:
     with DatabaseManager.get_session():
-        return Student.courses_overview()
+        return student_courses()
 
 
 def load_join() -> dict[int, list[tuple[int, str]]]:
@@ -150,7 +150,7 @@ def load_join() -> dict[int, list[tuple[int, str]]]:
 
 
 BASELINE = "(d) hand-written Core JOIN"
-HELPER = "(c) Student.courses_overview()"
+HELPER = "(c) student_courses()"
 VARIANTS: dict[str, tuple[Callable[[], Any], Callable[[Any], Page]]] = {
     "(a) lazy: get_courses() each": (
         load_lazy,

@@ -39,11 +39,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from benchmarks.my_courses import settings_for
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.sample_data import _fill_clock_columns, populate
-from studyhall.database.sample_rows import TABLES, Blueprint, Row
+from studyhall.config import DatabaseSettings
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
 from studyhall.models import (
     AIAgent,
     Assessment,
@@ -64,6 +62,8 @@ from studyhall.models import (
     StudyMessage,
     Subject,
 )
+from studyhall.sample_data.load import _fill_clock_columns, populate
+from studyhall.sample_data.rows import TABLES, Blueprint, Row
 
 Prepared = list[tuple[str, list[Row]]]
 

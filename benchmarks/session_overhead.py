@@ -50,9 +50,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from benchmarks.common import MARIADB_URL, machine
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, engine_options, ensure_database
+from studyhall.db.backends import drop_database, engine_options, ensure_database
 
 ROWS = 100
 ROUND = 50  # units per variant per round: short, so a burst of noise hits neighbours alike

@@ -57,9 +57,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import QueuePool
 
 from benchmarks.common import machine
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.errors import (
+from studyhall.db import default
+from studyhall.errors import (
     CommitOutcomeUnknownError,
     ConflictError,
     DatabaseUnavailableError,
@@ -552,7 +553,7 @@ def _settled(cursor: pymysql.cursors.Cursor, at_most: int) -> int:
 
 def check_connections(server: PrivateServer, report: Report) -> None:
     """No pooled connection still checked out, none open beside the pool, none after cleanup."""
-    database = DatabaseManager._database
+    database = default.current()
     with contextlib.closing(server.root()) as root, root.cursor() as cursor:
         if database is not None and isinstance(database.engine.pool, QueuePool):
             pool = database.engine.pool

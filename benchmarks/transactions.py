@@ -32,9 +32,9 @@ from benchmarks.session_overhead import (
     sqlite_settings,
     time_rounds,
 )
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database
+from studyhall.db.backends import drop_database
 
 
 def _select(k: int) -> None:

@@ -44,10 +44,9 @@ from sqlalchemy.engine import make_url
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.app import create_app
 from studyhall.app.auth import role_required, signed_in
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.sample_data import DEMO_PASSWORD
+from studyhall.db.backends import drop_database, ensure_database
 from studyhall.models import (
     Course,
     Enrollment,
@@ -57,6 +56,7 @@ from studyhall.models import (
     User,
     UserRole,
 )
+from studyhall.sample_data import DEMO_PASSWORD
 
 SCALE = 10
 VARIANTS = {"orm": "/my_courses", "core": "/my_courses_core"}

@@ -18,10 +18,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
 
 BACKENDS = ("sqlite", "mariadb", "postgresql")
 SERVER_URLS = {

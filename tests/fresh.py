@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database
+from studyhall.db.backends import drop_database
 from tests.conftest import throwaway_settings
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
 from studyhall.database.session_context import has_active_session
 from studyhall.models import Course
 from tests.fresh import fresh_database

@@ -25,9 +25,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import QueuePool
 
+from studyhall.config import DatabaseSettings
+
 # Imported before the patch below, so build_engine keeps the real create_engine.
-from studyhall.database import dialects
-from studyhall.database.config import DatabaseSettings
+from studyhall.db import backends as dialects
 
 _stock_create_engine = sqlalchemy.create_engine
 _POOL_SIZING = ("pool_size", "max_overflow", "pool_timeout")

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from studyhall.database.session import StudyhallSession
-from studyhall.database.setup import DatabaseManager
+from studyhall.database import DatabaseManager
+from studyhall.db.session import StudyhallSession
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +61,9 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
         if outer.is_active:
             outer.rollback()
         connection.close()
+
+
+__all__ = [
+    "db_engine",
+    "db_session",
+]

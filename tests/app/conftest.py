@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from studyhall.app import create_app
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
 from tests.app.support import World, make_world
 from tests.conftest import BACKENDS, require_backend, throwaway_settings
 

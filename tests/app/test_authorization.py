@@ -13,7 +13,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from studyhall.database.config import DatabaseSettings
+from studyhall.config import DatabaseSettings
 from tests.app.support import World, login, post
 
 # (user or None, method, path, status, texts that must appear, texts that must not)

@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 
 from studyhall.app import create_app
 from studyhall.database import DatabaseManager
-from studyhall.database.dialects import ensure_database
-from studyhall.database.sample_data import DEMO_PASSWORD
+from studyhall.db.backends import ensure_database
+from studyhall.sample_data import DEMO_PASSWORD
 from tests.conftest import REQUIRE_SERVERS, throwaway_settings
 
 CHROMIUM = Path(os.environ.get("STUDYHALL_CHROMIUM", "/usr/bin/chromium"))

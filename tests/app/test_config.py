@@ -9,7 +9,7 @@ import pytest
 
 from studyhall.app import create_app
 from studyhall.app.config import load_app_settings
-from studyhall.database.errors import ConfigurationError
+from studyhall.errors import ConfigurationError
 
 STRONG = "k" * 16 + "9f3a" * 8
 

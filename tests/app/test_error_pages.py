@@ -19,10 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from studyhall.app import create_app
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.errors import (
+from studyhall.config import DatabaseSettings
+from studyhall.db.backends import ensure_database
+from studyhall.db.engine import Database
+from studyhall.errors import (
     ConflictError,
     DatabasePermissionError,
     DatabaseStatementError,

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from studyhall.app import create_app
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
 from tests.app.support import World, login
 from tests.private_mariadb import private_mariadb
 

@@ -6,7 +6,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
-from studyhall.database.config import DatabaseSettings
+from studyhall.config import DatabaseSettings
 
 metadata = MetaData()
 notes = Table(

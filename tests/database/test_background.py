@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from studyhall.database import DatabaseManager, get_current_session, submit_with_session
-from studyhall.database.errors import CrossThreadSessionError
+from studyhall.errors import CrossThreadSessionError
 from tests.database.notes import add_note, committed_ids, create_notes
 
 

@@ -6,17 +6,18 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from studyhall.database import cli, setup
-from studyhall.database import migrate as migrations
-from studyhall.database.dialects import drop_database
-from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
+from studyhall import migrations
+from studyhall.cli import commands as cli
+from studyhall.db.backends import drop_database
 from studyhall.models import Base
+from studyhall.sample_data import DEMO_PASSWORD, planned_rows
 from tests.conftest import require_backend, throwaway_settings
 from tests.database.wire import COMMIT, CuttingProxy
 
@@ -242,17 +243,32 @@ def test_a_bad_configuration_exits_1(monkeypatch):
     assert "Missing database variables: DB_PASSWORD, DB_HOST, DB_NAME" in result.stderr
 
 
-def test_setup_script_runs_the_full_set_up(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'script.sqlite3'}")
-    assert setup.main() == 0
-    assert "Loaded the sample data at scale 1" in capsys.readouterr().out
+SETUP_SCRIPT = Path(cli.__file__).parents[1] / "database" / "setup.py"
 
 
-def test_setup_script_refuses_sample_data_in_production(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'script.sqlite3'}")
-    monkeypatch.setenv("STUDYHALL_ENV", "production")
-    assert setup.main() == 1
-    assert "Refusing to load the sample data" in capsys.readouterr().err
+def run_setup_script(tmp_path, **env):
+    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'script.sqlite3'}", **env}
+    return subprocess.run(
+        [sys.executable, str(SETUP_SCRIPT)],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_setup_script_runs_the_full_set_up(tmp_path):
+    result = run_setup_script(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Loaded the sample data at scale 1" in result.stdout
+
+
+def test_setup_script_refuses_sample_data_in_production(tmp_path):
+    result = run_setup_script(tmp_path, STUDYHALL_ENV="production")
+    assert result.returncode == 1
+    assert "Refusing to load the sample data" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -263,7 +279,7 @@ def test_setup_script_refuses_sample_data_in_production(monkeypatch, tmp_path, c
 def test_a_closed_standard_input_is_no_terminal(tmp_path, args, exit_code, says):
     # As under some service managers: Python then sets sys.stdin to None.
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'closed.sqlite3'}"}
-    command = [sys.executable, "-c", "from studyhall.database.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from studyhall.cli.commands import main; main()", *args]
     result = subprocess.run(
         command,
         env=env,
@@ -304,7 +320,7 @@ def server_address(settings):
 
 
 def cli_process(args, database_url, cwd):
-    command = [sys.executable, "-c", "from studyhall.database.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from studyhall.cli.commands import main; main()", *args]
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

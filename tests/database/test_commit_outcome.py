@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager
-from studyhall.database.errors import CommitOutcomeUnknownError
+from studyhall.errors import CommitOutcomeUnknownError
 from tests.database.notes import add_note, committed_ids, create_notes
 
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.engine import make_url
 
-from studyhall.database import config
-from studyhall.database.config import DatabaseSettings, load_settings, read_environment
-from studyhall.database.errors import ConfigurationError
+from studyhall import config
+from studyhall.config import DatabaseSettings, load_settings, read_environment
+from studyhall.errors import ConfigurationError
 
 FULL = {"DB_USER": "app", "DB_PASSWORD": "secret", "DB_HOST": "db.local", "DB_NAME": "studyhall"}
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.errors import CrossThreadSessionError, TransactionRolledBackError
 from studyhall.database.session_context import has_active_session
+from studyhall.errors import CrossThreadSessionError, TransactionRolledBackError
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 

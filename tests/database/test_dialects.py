@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import DataError, StatementError
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import build_engine
+from studyhall.db.backends import build_engine
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 

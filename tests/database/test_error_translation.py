@@ -22,16 +22,17 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.error_translation import (
+from studyhall.config import DatabaseSettings
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
+from studyhall.db.error_translation import (
     CONDITIONS,
     classify,
     install_error_translation,
     translate_error,
 )
-from studyhall.database.errors import (
+from studyhall.db.retry import is_retryable
+from studyhall.errors import (
     AccessDeniedError,
     ConflictError,
     DatabasePermissionError,
@@ -40,7 +41,6 @@ from studyhall.database.errors import (
     LoginRefusedError,
     StudyhallError,
 )
-from studyhall.database.retry import is_retryable
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
 from tests.database.notes import add_note, create_notes, notes
 

@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.errors import DatabaseUnavailableError
 from studyhall.database.session_context import get_current_session, has_active_session
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
+from studyhall.errors import DatabaseUnavailableError
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
 from tests.database.notes import Note, add_note, committed_ids, create_notes
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 
 from studyhall.database import DatabaseManager
-from studyhall.database.engine import Database
+from studyhall.db.engine import Database
 
 CHILDREN = 4
 QUERIES = 25

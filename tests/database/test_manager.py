@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from studyhall.database import DatabaseManager, schema
-from studyhall.database.config import load_settings
-from studyhall.database.dialects import SQLITE_BUSY_TIMEOUT, drop_database
-from studyhall.database.errors import (
+from studyhall.config import load_settings
+from studyhall.database import DatabaseManager
+from studyhall.db import schema
+from studyhall.db.backends import drop_database
+from studyhall.db.backends.sqlite import BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT
+from studyhall.errors import (
     ConfigurationError,
     ConflictError,
     DatabaseUnavailableError,

@@ -18,10 +18,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.util.queue import Empty
 
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.engine import Database
-from studyhall.database.errors import PoolExhaustedError
-from studyhall.database.pool import HELD_TIMEOUT, StudyhallQueuePool
+from studyhall.config import DatabaseSettings
+from studyhall.db.engine import Database
+from studyhall.db.pool import HELD_TIMEOUT, StudyhallQueuePool
+from studyhall.errors import PoolExhaustedError
 
 POOL_TIMEOUT = 10.0
 THREAD_JOIN = 60.0  # "does not hang" bound for every thread

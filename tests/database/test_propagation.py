@@ -7,7 +7,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.errors import (
+from studyhall.errors import (
     NoActiveSessionError,
     ReadOnlyTransactionError,
     TransactionRolledBackError,
@@ -167,7 +167,7 @@ def test_mandatory_without_a_unit_of_work_raises(notes_db):
 
 
 def test_unknown_propagation_is_refused():
-    from studyhall.database.errors import ConfigurationError
+    from studyhall.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="Unknown propagation 'sometimes'"):
         with_db_session(propagation="sometimes")  # type: ignore[call-overload]

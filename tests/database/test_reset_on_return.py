@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import build_engine
-from studyhall.database.engine import Database
+from studyhall.db.backends import build_engine
+from studyhall.db.engine import Database
 
 metadata = MetaData()
 probe = Table(

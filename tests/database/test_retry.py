@@ -9,7 +9,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.database.errors import ConfigurationError
+from studyhall.errors import ConfigurationError
 from tests.database.notes import Note, add_note, committed_ids, create_notes, notes
 
 

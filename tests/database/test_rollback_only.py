@@ -19,7 +19,7 @@ from studyhall.database import (
     on_commit,
     with_db_session,
 )
-from studyhall.database.errors import SessionError, TransactionRolledBackError
+from studyhall.errors import SessionError, TransactionRolledBackError
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 

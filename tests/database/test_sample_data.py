@@ -8,9 +8,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from studyhall.database import DatabaseManager, sample_data
-from studyhall.database.errors import DataConflictError, SchemaError
-from studyhall.database.sample_data import DEMO_PASSWORD, planned_rows
+from studyhall.database import DatabaseManager
+from studyhall.errors import DataConflictError, SchemaError
 from studyhall.models import (
     AIAgent,
     Base,
@@ -28,6 +27,8 @@ from studyhall.models import (
     Subject,
     User,
 )
+from studyhall.sample_data import DEMO_PASSWORD, planned_rows
+from studyhall.sample_data import load as sample_data
 
 
 def dump(database, *, skip=("password_hash",)):
@@ -233,7 +234,7 @@ def test_summary_reads_well():
 
 FINGERPRINT = """
 import hashlib
-from studyhall.database.sample_rows import TABLES, Blueprint
+from studyhall.sample_data.rows import TABLES, Blueprint
 bp = Blueprint(2, "hash")
 print(hashlib.sha256(repr([list(make(bp)) for _, make in TABLES]).encode()).hexdigest())
 """

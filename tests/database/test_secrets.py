@@ -11,11 +11,11 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from studyhall.config import load_settings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import load_settings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.errors import LoginRefusedError
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
+from studyhall.errors import LoginRefusedError
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
 
 SPECIAL = "p@ss:w/rd%#?"

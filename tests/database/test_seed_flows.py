@@ -23,10 +23,10 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from studyhall.app import create_app
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.errors import UnsafeOperationError
 from studyhall.database.session_context import get_current_session, has_active_session
+from studyhall.errors import UnsafeOperationError
 from studyhall.models import Course, Student, Subject
 from studyhall.models.base import Base
 from studyhall.services.study_session import lifecycle
@@ -96,7 +96,7 @@ def test_the_manager_methods_the_seed_lists(fresh: DatabaseSettings, monkeypatch
         DatabaseManager.drop_tables()
     assert set(DatabaseManager.drop_tables(force=True)) >= set(Base.metadata.tables)
     DatabaseManager.cleanup()
-    assert DatabaseManager._database is None
+    assert not DatabaseManager.is_initialized()
     DatabaseManager.initialize()  # and the next initialize() starts afresh
     assert DatabaseManager.create_database_engine() is not engine
 

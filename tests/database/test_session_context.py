@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from studyhall.database import DatabaseManager
-from studyhall.database.errors import NoActiveSessionError
 from studyhall.database.session_context import (
     SessionContext,
     get_current_session,
@@ -11,6 +10,7 @@ from studyhall.database.session_context import (
     reset_current_session,
     set_current_session,
 )
+from studyhall.errors import NoActiveSessionError
 from tests.database.notes import add_note, committed_ids, create_notes
 
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import IMMEDIATE_BEGIN, build_engine
+from studyhall.db.backends import IMMEDIATE_BEGIN, build_engine
 from tests.database.notes import create_notes, notes
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

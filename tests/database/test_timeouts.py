@@ -19,10 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from studyhall.database.config import DatabaseSettings, load_settings
-from studyhall.database.dialects import build_engine, engine_options
-from studyhall.database.engine import Database
-from studyhall.database.errors import ConfigurationError, StudyhallError
+from studyhall.config import DatabaseSettings, load_settings
+from studyhall.db.backends import build_engine, engine_options
+from studyhall.db.engine import Database
+from studyhall.errors import ConfigurationError, StudyhallError
 from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
 PRIVATE_PORT = 3331

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect
 
-from studyhall.database import migrate
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import build_engine
-from studyhall.database.errors import ConfigurationError
+from studyhall import migrations as migrate
+from studyhall.config import DatabaseSettings
+from studyhall.db.backends import build_engine
 from studyhall.models import Base
 
 VERSION_TABLE = "alembic_version"
@@ -84,9 +82,3 @@ def test_the_url_comes_from_the_configuration(db_settings, monkeypatch):
 def test_the_manager_database_is_accepted(database):
     migrate.upgrade(database)
     assert migrate.current_revision(database) == "0001"
-
-
-def test_a_missing_migrations_directory_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", tmp_path / "nowhere")
-    with pytest.raises(ConfigurationError, match="editable install"):
-        migrate.upgrade("sqlite://")

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
-from studyhall.database.dialects import drop_database, ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.session import StudyhallSession
+from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.engine import Database
+from studyhall.db.session import StudyhallSession
 from studyhall.models import Base
 from tests.conftest import BACKENDS, require_backend, throwaway_settings
 

@@ -15,6 +15,7 @@ from studyhall.models import (
     Student,
     StudySession,
 )
+from studyhall.queries import course_cards, student_courses
 from tests.models.factories import PASSWORD_HASH, World, make_student, make_world
 from tests.models.statements import selects
 
@@ -55,14 +56,14 @@ def test_course_cards_match_get_courses_in_one_select(rolled_back):
         ).status = EnrollmentStatus.DROPPED
         session.flush()
         with selects(rolled_back.engine) as seen:
-            cards = Student.course_cards(student.id)
+            cards = course_cards(student.id)
         assert len(seen) == 1
         assert [c.id for c in cards] == [c.id for c in student.get_courses()]
         assert {c.subject_name for c in cards} == {world.subject.name}
-        assert extra[0] not in [c.id for c in Student.course_cards(other.id)]
+        assert extra[0] not in [c.id for c in course_cards(other.id)]
         student.is_active = False
         session.flush()
-        assert Student.course_cards(student.id) == []
+        assert course_cards(student.id) == []
 
 
 @pytest.mark.parametrize("students", [2, 9])
@@ -86,8 +87,8 @@ def test_courses_overview_costs_one_select_for_any_number(rolled_back, students)
         extra = enroll_in_more(world, 2)
         idle = make_student(99).id
     with DatabaseManager.get_session(), selects(rolled_back.engine) as seen:
-        rows = Student.courses_overview()
-        only_idle = Student.courses_overview(id=idle)
+        rows = student_courses()
+        only_idle = student_courses(id=idle)
     assert len(seen) == 2, seen  # one per call
     expected = [world.course.id, *extra]
     assert [(r.student_id, [c.id for c in r.courses]) for r in rows] == [

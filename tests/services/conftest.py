@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studyhall.database import DatabaseManager
-from studyhall.database.engine import Database
+from studyhall.db.engine import Database
 from tests.models.factories import World, make_world
 from tests.models.rollback import module_database, rolled_back
 

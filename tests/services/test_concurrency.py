@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from studyhall.database import DatabaseManager
-from studyhall.database.engine import Database
+from studyhall.db.engine import Database
 from studyhall.models import Evaluation, SessionStatus, StudySession
 from studyhall.services.errors import ActiveSessionExistsError, AlreadyEvaluatedError
 from studyhall.services.study_session import lifecycle

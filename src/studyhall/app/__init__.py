@@ -20,8 +20,9 @@ from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
 from studyhall.app.headers import init_headers
 from studyhall.app.inputs import init_inputs
+from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
-from studyhall.database.config import DatabaseSettings
+from studyhall.errors import ConfigurationError
 
 # Keys of `config` that configure studyhall rather than Flask.
 SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS")
@@ -30,9 +31,10 @@ SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS")
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides Flask settings and the environment.
 
-    `config["DATABASE_SETTINGS"]` (a DatabaseSettings) selects the database when the
-    DatabaseManager is not initialized yet; otherwise it is configured from the
-    environment. Raises ConfigurationError for unsafe or invalid settings.
+    `config["DATABASE_SETTINGS"]` (a DatabaseSettings) selects the database; without it,
+    the environment does. A DatabaseManager initialized already is used as it is when it
+    agrees. Raises ConfigurationError for unsafe or invalid settings, and for settings
+    that differ from those of an initialized DatabaseManager.
     """
     config = dict(config or {})
     settings = load_app_settings(overrides={k: config[k] for k in SETTINGS_KEYS if k in config})
@@ -68,9 +70,25 @@ def _init_database(database: DatabaseSettings | None, settings: AppSettings) -> 
 
     A pool smaller than the thread count makes threads queue for connections, and
     QueuePool's queue is not fair: one thread can wait for seconds while others re-take.
+    A manager already initialized (by the embedding process or a test) is used as it is,
+    provided it agrees with what the app was given: otherwise ConfigurationError.
     """
-    if DatabaseManager._database is not None:
-        return  # already set up (by the embedding process or a test): use it as it is
+    if DatabaseManager.is_initialized():
+        current = DatabaseManager.database().settings
+        if database is not None and database != current:
+            raise ConfigurationError(
+                f"create_app() was given the database {database.masked_url}, but "
+                f"DatabaseManager is already initialized with {current.masked_url}. Pass "
+                "the same settings, none, or call DatabaseManager.cleanup() first."
+            )
+        if settings.pool_size and current.pool_size + current.max_overflow < settings.pool_size:
+            raise ConfigurationError(
+                f"STUDYHALL_THREADS={settings.threads} needs {settings.pool_size} pooled "
+                f"connections, but DatabaseManager is already initialized with "
+                f"{current.pool_size + current.max_overflow} (pool_size + max_overflow). Raise "
+                "DB_POOL_SIZE, or create the app before initializing the manager."
+            )
+        return
     resolved = database or DatabaseManager.validate_environment()
     if settings.pool_size and resolved.pool_size < settings.pool_size:
         resolved = dataclasses.replace(resolved, pool_size=settings.pool_size)

@@ -60,3 +60,13 @@ def is_enrolled(student: Student, course_id: int) -> bool:
     return Enrollment.exists(
         student_id=student.id, course_id=course_id, status=EnrollmentStatus.ACTIVE
     )
+
+
+__all__ = [
+    "IdConverter",
+    "MAX_ID",
+    "enrolled_course",
+    "enrolled_unit",
+    "is_enrolled",
+    "own_study_session",
+]

@@ -160,3 +160,20 @@ def logout() -> Response:
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+__all__ = [
+    "HOME_BY_ROLE",
+    "LOGIN_FAILED",
+    "SignedIn",
+    "U",
+    "authenticate",
+    "bp",
+    "current_user",
+    "home",
+    "login",
+    "login_required",
+    "logout",
+    "role_required",
+    "signed_in",
+]

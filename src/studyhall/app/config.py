@@ -1,6 +1,6 @@
 """Web-app settings: `SECRET_KEY`, `STUDYHALL_ENV` and the server's thread count.
 
-Read through `studyhall.database.config.read_environment()`, the one reader of the
+Read through `studyhall.config.read_environment()`, the one reader of the
 environment, into one frozen object. Outside production a missing secret is replaced by
 a random one (sessions then end when the process does); in production an unsafe secret
 stops the app from starting.
@@ -12,13 +12,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from studyhall.database.config import read_environment
-from studyhall.database.errors import ConfigurationError
-from studyhall.utils.logger import get_logger
+from studyhall.config import PRODUCTION, deployment_environment, read_environment
+from studyhall.errors import ConfigurationError
+from studyhall.log import get_logger
 
 log = get_logger(__name__)
 
-PRODUCTION = "production"
 MIN_SECRET_LENGTH = 32
 # Values copied from tutorials and templates: anyone can sign a session with them.
 KNOWN_DEFAULTS = frozenset(
@@ -111,7 +110,7 @@ def load_app_settings(
     """
     env = dict(read_environment() if environ is None else environ)
     env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
-    environment = env.get("STUDYHALL_ENV", "").strip().lower() or "development"
+    environment = deployment_environment(env)
     raw_threads = env.get("STUDYHALL_THREADS", "").strip()
     threads: int | None = None
     if raw_threads:
@@ -125,3 +124,14 @@ def load_app_settings(
         environment=environment,
         threads=threads,
     )
+
+
+__all__ = [
+    "AppSettings",
+    "KNOWN_DEFAULTS",
+    "MIN_SECRET_LENGTH",
+    "PRODUCTION",
+    "REQUIRES_NEW_DEPTH",
+    "check_secret_key",
+    "load_app_settings",
+]

@@ -60,3 +60,16 @@ def init_csrf(app: Flask) -> None:
     """Check every unsafe request and give templates `csrf_field()` and `csrf_token()`."""
     app.before_request(check_csrf)
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token)
+
+
+__all__ = [
+    "FIELD",
+    "HEADER",
+    "SESSION_KEY",
+    "UNSAFE_METHODS",
+    "check_csrf",
+    "csrf_field",
+    "csrf_token",
+    "init_csrf",
+    "rotate_csrf_token",
+]

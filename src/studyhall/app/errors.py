@@ -8,8 +8,8 @@ from flask import Flask, render_template, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from studyhall.database.errors import DatabaseUnavailableError, PoolExhaustedError
-from studyhall.utils.logger import get_logger
+from studyhall.errors import DatabaseUnavailableError, PoolExhaustedError
+from studyhall.log import get_logger
 
 log = get_logger(__name__)
 
@@ -82,3 +82,16 @@ def init_errors(app: Flask) -> None:
     for fault in NOT_OUTAGES:
         app.register_error_handler(fault, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+__all__ = [
+    "MESSAGES",
+    "NOT_OUTAGES",
+    "OUTAGE_ERRORS",
+    "RETRY_AFTER_SECONDS",
+    "TITLES",
+    "handle_outage",
+    "handle_unexpected",
+    "init_errors",
+    "render_error",
+]

@@ -31,3 +31,10 @@ def overview() -> str:
         subjects=subject_names(every_course),
         **session_details(every_session),
     )
+
+
+__all__ = [
+    "RECENT_SESSIONS",
+    "bp",
+    "overview",
+]

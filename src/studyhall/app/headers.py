@@ -27,3 +27,10 @@ def protect(response: Response) -> Response:
 
 def init_headers(app: Flask) -> None:
     app.after_request(protect)
+
+
+__all__ = [
+    "NO_FRAMING",
+    "init_headers",
+    "protect",
+]

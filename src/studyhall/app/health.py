@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from studyhall.database import DatabaseManager
-from studyhall.database.dialects import build_probe_engine
-from studyhall.database.engine import Database
-from studyhall.database.errors import StudyhallError
-from studyhall.utils.logger import get_logger
+from studyhall.db.backends import build_probe_engine
+from studyhall.db.engine import Database
+from studyhall.errors import StudyhallError
+from studyhall.log import get_logger
 
 log = get_logger(__name__)
 bp = Blueprint("health", __name__)
@@ -62,3 +62,9 @@ def healthz() -> tuple[dict[str, Any], int, dict[str, str]]:
         status, code = "ok", 200
     database["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return {"status": status, "database": database}, code, {"Cache-Control": "no-store"}
+
+
+__all__ = [
+    "bp",
+    "healthz",
+]

@@ -24,3 +24,9 @@ def refuse_nul_characters() -> None:
 
 def init_inputs(app: Flask) -> None:
     app.before_request(refuse_nul_characters)
+
+
+__all__ = [
+    "init_inputs",
+    "refuse_nul_characters",
+]

@@ -68,3 +68,10 @@ def overview() -> str:
     school = School.get(manager.managed_school_id) if manager.managed_school_id else None
     counts = school_counts(school.id) if school is not None else {}
     return render_template("school.html", school=school, counts=counts)
+
+
+__all__ = [
+    "bp",
+    "overview",
+    "school_counts",
+]

@@ -22,6 +22,7 @@ from studyhall.models import (
     Subject,
     UserRole,
 )
+from studyhall.queries import course_cards
 from studyhall.services.errors import ServiceError
 from studyhall.services.study_session import lifecycle
 
@@ -46,7 +47,7 @@ def subject_names(courses: Iterable[Course]) -> dict[int, str]:
 def my_courses() -> str:
     user = signed_in()
     assert user is not None  # student_only
-    courses = Student.course_cards(user.user_id)
+    courses = course_cards(user.user_id)
     if not courses:
         current_user(Student)  # signs out an account deactivated since it signed in
     subjects = {course.subject_id: course.subject_name for course in courses}
@@ -157,3 +158,17 @@ def session_details(sessions: list[StudySession]) -> dict[str, Any]:
         else {}
     )
     return {"units": units, "courses": courses, "evaluations": evaluations}
+
+
+__all__ = [
+    "FINISHED",
+    "bp",
+    "course",
+    "history",
+    "my_courses",
+    "session_details",
+    "start_study_session",
+    "student_only",
+    "study_session",
+    "subject_names",
+]

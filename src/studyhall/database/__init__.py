@@ -1,13 +1,12 @@
-"""The database layer: configuration, engine, sessions, schema and sample data."""
+"""The seed's public API: `DatabaseManager`, `@with_db_session`, the current session.
 
-from studyhall.database.background import submit_with_session
+The implementation lives in `studyhall.db` (engine, sessions, units of work, schema) and
+`studyhall.database.setup` (`DatabaseManager`, which adds tables and sample data); every
+error a caller may catch is exported here, as is `DatabaseSettings`.
+"""
+
+from studyhall.config import DatabaseSettings
 from studyhall.database.decorators import with_db_session
-from studyhall.database.errors import (
-    ConfigurationError,
-    DatabaseUnavailableError,
-    StudyhallError,
-    UnsafeOperationError,
-)
 from studyhall.database.session_context import (
     SessionContext,
     get_current_session,
@@ -15,14 +14,53 @@ from studyhall.database.session_context import (
     set_current_session,
 )
 from studyhall.database.setup import DatabaseManager
-from studyhall.database.transaction import on_commit
+from studyhall.db.background import submit_with_session
+from studyhall.db.transaction import on_commit
+from studyhall.errors import (
+    AccessDeniedError,
+    CommitOutcomeUnknownError,
+    ConfigurationError,
+    ConflictError,
+    CrossThreadSessionError,
+    DatabasePermissionError,
+    DatabaseStatementError,
+    DatabaseUnavailableError,
+    DataConflictError,
+    LoginRefusedError,
+    NoActiveSessionError,
+    PoolExhaustedError,
+    ReadOnlyTransactionError,
+    SchemaError,
+    SessionError,
+    StudyhallError,
+    TransactionRolledBackError,
+    UnsafeOperationError,
+)
+from studyhall.models.errors import InvalidFilterError, ModelError
 
 __all__ = [
+    "AccessDeniedError",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
+    "ConflictError",
+    "CrossThreadSessionError",
+    "DataConflictError",
     "DatabaseManager",
+    "DatabasePermissionError",
+    "DatabaseSettings",
+    "DatabaseStatementError",
     "DatabaseUnavailableError",
+    "InvalidFilterError",
+    "LoginRefusedError",
+    "ModelError",
+    "NoActiveSessionError",
+    "PoolExhaustedError",
+    "ReadOnlyTransactionError",
+    "SchemaError",
     "SessionContext",
+    "SessionError",
     "StudyhallError",
+    "TransactionRolledBackError",
     "UnsafeOperationError",
     "get_current_session",
     "has_active_session",

@@ -6,53 +6,28 @@ the database if missing, create the tables, load the sample data.
 
 from __future__ import annotations
 
+import runpy
 import sys
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from sqlalchemy import Engine, MetaData
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 
-from studyhall.database import schema
-from studyhall.database.config import DatabaseSettings, load_settings
-from studyhall.database.dialects import ensure_database
-from studyhall.database.engine import Database
-from studyhall.database.error_translation import connect_error
-from studyhall.database.errors import (
-    ConfigurationError,
-    DatabaseUnavailableError,
-    StudyhallError,
-    UnsafeOperationError,
-)
-from studyhall.database.schema import DDL_LOCK_TIMEOUT, names_missing_database
-from studyhall.database.transaction import Propagation, UnitOfWork
-from studyhall.utils.logger import get_logger
-
-if TYPE_CHECKING:
-    from studyhall.database.sample_data import Progress, SampleDataSummary
+from studyhall import sample_data
+from studyhall.config import DatabaseSettings, is_production, load_settings
+from studyhall.db import default, schema
+from studyhall.db.engine import Database
+from studyhall.db.schema import DDL_LOCK_TIMEOUT
+from studyhall.db.transaction import Propagation, UnitOfWork
+from studyhall.errors import UnsafeOperationError
+from studyhall.log import get_logger
+from studyhall.models import Base
+from studyhall.sample_data import Progress, SampleDataSummary
 
 log = get_logger(__name__)
 
-# Logged by initialize() when the database cannot be used yet; the app starts anyway.
-UNUSABLE_YET = "The database cannot be used yet (its first use will fail the same way): %s"
-
 # Where Alembic records the revision (its default name; migrations/env.py keeps it).
 ALEMBIC_VERSION_TABLE = "alembic_version"
-
-
-def _metadata() -> MetaData:
-    # Imported here: the models import the session context from this package.
-    from studyhall.models import Base
-
-    return Base.metadata
-
-
-def _describe(exc: BaseException, settings: DatabaseSettings) -> str:
-    """One line on why connecting failed, without any password."""
-    if isinstance(exc, StudyhallError):
-        return str(exc)
-    return str(connect_error(settings, exc))
 
 
 def _ask_on_terminal(prompt: str) -> str | None:
@@ -62,15 +37,23 @@ def _ask_on_terminal(prompt: str) -> str | None:
     return input(prompt)
 
 
-class DatabaseManager:
-    """Class-level singleton holding the process's one `Database`.
+def _refuse_in_production(action: str, allowed: bool) -> None:
+    if is_production() and not allowed:
+        raise UnsafeOperationError(
+            f"Refusing to {action}: STUDYHALL_ENV is production. If that is really meant, "
+            "pass allow_production=True; otherwise point DATABASE_URL at another database."
+        )
 
-    `initialize()` builds it once (thread-safe); `cleanup()` disposes of it so that the
-    next `initialize()` starts afresh.
+
+class DatabaseManager:
+    """The process's entry point to the database: the seed's API over `studyhall.db`.
+
+    The engine and its pool are `studyhall.db.default`'s (shared with `@with_db_session`);
+    this class adds what needs the models: tables, sample data. `initialize()` builds the
+    engine once (thread-safe); `cleanup()` disposes of it so that the next `initialize()`
+    starts afresh.
     """
 
-    _database: ClassVar[Database | None] = None
-    _lock: ClassVar[threading.Lock] = threading.Lock()
     ask: ClassVar[Callable[[str], str | None]] = staticmethod(_ask_on_terminal)
 
     @classmethod
@@ -84,54 +67,17 @@ class DatabaseManager:
         first use then says what is wrong. Thread-safe. Passing settings that differ from
         those it was initialized with is an error: call `cleanup()` first.
         """
-        database = cls._database
-        if database is None:
-            with cls._lock:
-                if cls._database is None:
-                    resolved = settings or cls.validate_environment()
-                    cls._database = cls._open(resolved)
-                    log.info("Database engine ready: %s", resolved.masked_url)
-                database = cls._database
-        if settings is not None and settings != database.settings:
-            raise ConfigurationError(
-                f"DatabaseManager is already initialized with {database.settings.masked_url}; "
-                f"it cannot switch to {settings.masked_url} while in use. Call "
-                "DatabaseManager.cleanup() first."
-            )
-        return database
-
-    @classmethod
-    def _open(cls, settings: DatabaseSettings) -> Database:
-        """Make sure the database exists, then build its engine. Called under the lock."""
-        if settings.backend == "sqlite":
-            # Local and cheap: make the folder and the file, then the engine.
-            try:
-                cls.ensure_database_exists(settings)
-            except DatabaseUnavailableError as exc:
-                log.warning(UNUSABLE_YET, exc)
-            return Database(settings)
-        database = Database(settings)
-        try:
-            # One connection to the database itself: it says whether the database exists
-            # (and needs no rights on the server's other databases when it does), and
-            # then waits in the pool for the first unit of work.
-            with database.engine.connect():
-                pass
-        except (StudyhallError, DBAPIError) as exc:
-            if not names_missing_database(exc):
-                log.warning(UNUSABLE_YET, _describe(exc, settings))
-                return database
-            try:
-                cls.ensure_database_exists(settings)
-            except BaseException:
-                database.dispose()
-                raise
-        return database
+        return default.initialize(settings, resolve=cls.validate_environment)
 
     @classmethod
     def database(cls) -> Database:
         """The process's Database, initializing it on first use."""
-        return cls._database or cls.initialize()
+        return default.current() or cls.initialize()
+
+    @classmethod
+    def is_initialized(cls) -> bool:
+        """Whether the engine is built (`initialize()` ran and `cleanup()` did not since)."""
+        return default.current() is not None
 
     @staticmethod
     def validate_environment() -> DatabaseSettings:
@@ -144,22 +90,9 @@ class DatabaseManager:
 
         On SQLite: the file's folder and an empty file. `initialize()` calls it.
         """
-        settings = settings or (cls._database.settings if cls._database else load_settings())
-        try:
-            created = ensure_database(settings)
-        except StudyhallError:
-            raise
-        except DBAPIError as exc:
-            raise connect_error(settings, exc) from exc
-        except OSError as exc:  # SQLite: the folder cannot be made, or is not writable
-            raise DatabaseUnavailableError(
-                f"Cannot create the SQLite database file {settings.database}: "
-                f"{exc.strerror or exc}. Make its folder writable, or point DATABASE_URL at "
-                "another path."
-            ) from exc
-        if created:
-            log.info("Created database %s", settings.database)
-        return created
+        current = default.current()
+        settings = settings or (current.settings if current else load_settings())
+        return default.ensure_exists(settings)
 
     @classmethod
     def create_database_engine(cls) -> Engine:
@@ -190,24 +123,30 @@ class DatabaseManager:
         ConflictError naming who holds it.
         """
         created = schema.create_tables(
-            cls.database().engine, _metadata(), lock_timeout=lock_timeout
+            cls.database().engine, Base.metadata, lock_timeout=lock_timeout
         )
         log.info("Created %d table(s)", len(created))
         return created
 
     @classmethod
     def drop_tables(
-        cls, force: bool = False, *, lock_timeout: float = DDL_LOCK_TIMEOUT
+        cls,
+        force: bool = False,
+        *,
+        lock_timeout: float = DDL_LOCK_TIMEOUT,
+        allow_production: bool = False,
     ) -> list[str]:
         """Drop every studyhall table and Alembic's revision record; return their names.
 
         Without `force`, the operator must type the database name on a terminal; with no
-        terminal the call refuses and drops nothing. Waits at most `lock_timeout` seconds
-        for another transaction's lock, then raises ConflictError naming who holds it;
-        two drops at once both end cleanly.
+        terminal the call refuses and drops nothing. With STUDYHALL_ENV=production it
+        refuses, `force` or not, unless `allow_production=True`. Waits at most
+        `lock_timeout` seconds for another transaction's lock, then raises ConflictError
+        naming who holds it; two drops at once both end cleanly.
         """
         database = cls.database()
         name = database.settings.database or ""
+        _refuse_in_production(f"drop every table of {name!r}", allow_production)
         if not force:
             answer = cls.ask(f"This drops every table of {name!r}. Type its name to confirm: ")
             if answer is None:
@@ -222,7 +161,7 @@ class DatabaseManager:
         # Alembic's record of the revision goes too: left behind, it would make a later
         # upgrade believe the schema is there and create nothing.
         dropped = schema.drop_tables(
-            database.engine, _metadata(), [ALEMBIC_VERSION_TABLE], lock_timeout=lock_timeout
+            database.engine, Base.metadata, [ALEMBIC_VERSION_TABLE], lock_timeout=lock_timeout
         )
         log.info("Dropped %d table(s) of %s", len(dropped), name)
         return dropped
@@ -233,10 +172,17 @@ class DatabaseManager:
         clear_existing: bool = False,
         scale: int = 1,
         progress: Progress | None = None,
+        *,
+        allow_production: bool = False,
     ) -> SampleDataSummary:
-        """Load the deterministic sample data; see `studyhall.database.sample_data`."""
-        from studyhall.database import sample_data
+        """Load the deterministic sample data; see `studyhall.sample_data`.
 
+        `clear_existing=True` deletes every row first: with STUDYHALL_ENV=production it
+        refuses unless `allow_production=True`.
+        """
+        if clear_existing:
+            name = cls.database().settings.database or ""
+            _refuse_in_production(f"delete every row of {name!r}", allow_production)
         return sample_data.populate(
             cls.database(), clear_existing=clear_existing, scale=scale, progress=progress
         )
@@ -244,24 +190,13 @@ class DatabaseManager:
     @classmethod
     def cleanup(cls) -> None:
         """Dispose of the pool; the next `initialize()` builds a new engine."""
-        with cls._lock:
-            database, cls._database = cls._database, None
-        if database is not None:
-            database.dispose()
-
-
-def main() -> int:
-    """Full set-up (database, tables, sample data), as `studyhall-db setup` does."""
-    from studyhall.database.cli import main as cli
-
-    try:
-        cli.main(["setup"], prog_name="setup.py")  # click exits with the command's status
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
+        default.dispose()
 
 
 __all__ = ["DatabaseManager"]
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Running this file is `studyhall-db setup`: the command line (a layer above this
+    # module) does it and reports failures in one line. Run by name, not imported.
+    sys.argv = [sys.argv[0], "setup", *sys.argv[1:]]
+    runpy.run_module("studyhall.cli", run_name="__main__")

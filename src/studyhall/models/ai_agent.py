@@ -34,3 +34,9 @@ class AIAgent(TimestampMixin, Base):
     model_name: Mapped[str] = mapped_column(String(100))
     system_prompt: Mapped[str] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+__all__ = [
+    "AIAgent",
+    "AgentType",
+]

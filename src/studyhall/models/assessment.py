@@ -77,3 +77,10 @@ class AssessmentChoice(Base):
     is_correct: Mapped[bool] = mapped_column(default=False)
 
     question: Mapped[AssessmentQuestion] = relationship(back_populates="choices")
+
+
+__all__ = [
+    "Assessment",
+    "AssessmentChoice",
+    "AssessmentQuestion",
+]

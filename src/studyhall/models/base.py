@@ -22,7 +22,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from studyhall.database.session_context import get_current_session
+from studyhall.db.transaction import get_current_session
 from studyhall.models.errors import InvalidFilterError
 from studyhall.models.filters import check_value
 from studyhall.models.types import utcnow
@@ -199,3 +199,11 @@ class TimestampMixin:
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+__all__ = [
+    "Base",
+    "NAMING_CONVENTION",
+    "TimestampMixin",
+    "parts",
+]

@@ -22,3 +22,9 @@ def position_constraints(parent: str) -> tuple[UniqueConstraint, CheckConstraint
         UniqueConstraint(parent, "position"),
         CheckConstraint("position >= 1", name="position_positive"),
     )
+
+
+__all__ = [
+    "enum_check",
+    "position_constraints",
+]

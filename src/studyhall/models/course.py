@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from studyhall.database.session_context import get_current_session
+from studyhall.db.transaction import get_current_session
 from studyhall.models.base import Base, TimestampMixin, parts
 from studyhall.models.constraints import position_constraints
 from studyhall.models.school import GRADE_CHECK
@@ -90,3 +90,10 @@ class LearningUnit(Base):
     course: Mapped[Course] = relationship(back_populates="units")
     assessments: Mapped[list[Assessment]] = parts("learning_unit", "Assessment.id")
     qa_resources: Mapped[list[QAResource]] = parts("learning_unit", "QAResource.id")
+
+
+__all__ = [
+    "Course",
+    "LearningUnit",
+    "Subject",
+]

@@ -52,3 +52,9 @@ class Enrollment(Base):
 
     student: Mapped[Student] = relationship(back_populates="enrollments")
     course: Mapped[Course] = relationship(back_populates="enrollments")
+
+
+__all__ = [
+    "Enrollment",
+    "EnrollmentStatus",
+]

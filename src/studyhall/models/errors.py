@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studyhall.database.errors import StudyhallError
+from studyhall.errors import StudyhallError
 
 
 class ModelError(StudyhallError):
@@ -17,3 +17,9 @@ class InvalidFilterError(ModelError, ValueError):
     Raised before any SQL is built, so a filter can never probe a hidden column nor match
     rows through the database's implicit casts.
     """
+
+
+__all__ = [
+    "InvalidFilterError",
+    "ModelError",
+]

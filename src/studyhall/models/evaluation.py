@@ -44,3 +44,8 @@ class Evaluation(Base):
 
     study_session: Mapped[StudySession] = relationship(back_populates="evaluation")
     evaluator_agent: Mapped[AIAgent] = relationship()
+
+
+__all__ = [
+    "Evaluation",
+]

@@ -137,3 +137,9 @@ def _wrong_type(
 
 def _article(name: str) -> str:
     return "an" if name[:1].lower() in "aeio" else "a"
+
+
+__all__ = [
+    "check_value",
+    "is_expression",
+]

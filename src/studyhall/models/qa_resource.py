@@ -46,3 +46,9 @@ class QAResource(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     learning_unit: Mapped[LearningUnit] = relationship(back_populates="qa_resources")
+
+
+__all__ = [
+    "Difficulty",
+    "QAResource",
+]

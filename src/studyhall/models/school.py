@@ -55,3 +55,10 @@ class SchoolClass(Base):
     students: Mapped[list[Student]] = relationship(
         back_populates="school_class", order_by="Student.id", passive_deletes=True
     )
+
+
+__all__ = [
+    "GRADE_CHECK",
+    "School",
+    "SchoolClass",
+]

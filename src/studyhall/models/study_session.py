@@ -120,3 +120,13 @@ class StudyMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     study_session: Mapped[StudySession] = relationship(back_populates="messages")
+
+
+__all__ = [
+    "HomeHoursStudySession",
+    "MessageRole",
+    "SessionKind",
+    "SessionStatus",
+    "StudyMessage",
+    "StudySession",
+]

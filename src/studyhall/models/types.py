@@ -45,3 +45,11 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum_class(value)
+
+
+__all__ = [
+    "E",
+    "ENUM_LENGTH",
+    "StrEnumType",
+    "utcnow",
+]

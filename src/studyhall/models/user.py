@@ -20,17 +20,16 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, and_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from studyhall.database.session_context import get_current_session
+from studyhall.db.transaction import get_current_session
 from studyhall.models.base import Base, TimestampMixin
 from studyhall.models.constraints import enum_check
 from studyhall.models.course import Course
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
+from studyhall.models.study_session import SessionStatus, StudySession
 from studyhall.models.types import StrEnumType
 
 if TYPE_CHECKING:
-    from studyhall.models.course_overview import CourseCard, StudentCourses
     from studyhall.models.school import School, SchoolClass
-    from studyhall.models.study_session import SessionStatus, StudySession
 
 
 class UserRole(StrEnum):
@@ -168,22 +167,6 @@ class Student(User):
         )
         return list(get_current_session().scalars(query))
 
-    @classmethod
-    def courses_overview(cls, **filters: Any) -> list[StudentCourses]:
-        """Students matching `filters` with their active courses, as read-only rows, in one
-        SELECT (see `studyhall.models.course_overview`). Requires an active session."""
-        from studyhall.models.course_overview import student_courses
-
-        return student_courses(**filters)
-
-    @classmethod
-    def course_cards(cls, student_id: int) -> list[CourseCard]:
-        """An active student's active courses with subject names, as read-only rows in one
-        SELECT (see `studyhall.models.course_overview`). Requires an active session."""
-        from studyhall.models.course_overview import course_cards
-
-        return course_cards(student_id)
-
     def get_study_sessions(
         self, status: SessionStatus | Sequence[SessionStatus] | None = None
     ) -> list[StudySession]:
@@ -191,8 +174,6 @@ class Student(User):
 
         Requires an active session.
         """
-        from studyhall.models.study_session import StudySession
-
         filters: dict[str, Any] = {"student_id": self.id}
         if status is not None:
             filters["status"] = [status] if isinstance(status, str) else list(status)
@@ -239,3 +220,14 @@ class Manager(User):
     )
 
     managed_school: Mapped[School | None] = relationship(back_populates="managers")
+
+
+__all__ = [
+    "Manager",
+    "Parent",
+    "Student",
+    "User",
+    "UserRole",
+    "normalize_email",
+    "parent_students",
+]

@@ -1,1 +1,3 @@
 """Business operations on the model, run in the current unit of work."""
+
+__all__: list[str] = []

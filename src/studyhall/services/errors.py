@@ -5,7 +5,7 @@ Each message says what is wrong and what to do; the web app shows it as it is.
 
 from __future__ import annotations
 
-from studyhall.database.errors import StudyhallError
+from studyhall.errors import StudyhallError
 
 
 class ServiceError(StudyhallError):
@@ -34,3 +34,14 @@ class ActiveSessionExistsError(ServiceError):
 
 class AlreadyEvaluatedError(ServiceError):
     """Raised when evaluating a study session that already has its evaluation."""
+
+
+__all__ = [
+    "ActiveSessionExistsError",
+    "AlreadyEvaluatedError",
+    "InvalidArgumentError",
+    "InvalidTransitionError",
+    "NotEnrolledError",
+    "NotFoundError",
+    "ServiceError",
+]

@@ -27,8 +27,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from studyhall.database.decorators import with_db_session
-from studyhall.database.session_context import get_current_session
+from studyhall.db.decorators import with_db_session
+from studyhall.db.transaction import get_current_session
 from studyhall.models import (
     AgentType,
     AIAgent,
@@ -265,3 +265,16 @@ def _parse(enum_class: type[E], value: object, name: str) -> E:
         return enum_class(value)
     choices = ", ".join(member.value for member in enum_class)
     raise InvalidArgumentError(f"The {name} {value!r} is not valid; use one of: {choices}.")
+
+
+__all__ = [
+    "E",
+    "M",
+    "MAX_MESSAGE_CHARS",
+    "add_message",
+    "cancel",
+    "create_home_study_session",
+    "end",
+    "evaluate_study_session",
+    "start",
+]

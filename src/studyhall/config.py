@@ -1,0 +1,387 @@
+"""Database settings: read once from the environment (and `.env`), frozen, validated.
+
+This is the only module that reads the environment. Precedence:
+`DATABASE_URL` > `DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_NAME` (+ `DB_PORT`, `DB_DIALECT`)
+> an embedded SQLite file under `./instance/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from studyhall.errors import ConfigurationError
+from studyhall.log import get_logger
+
+log = get_logger(__name__)
+
+SettingsSource = Literal["DATABASE_URL", "DB_*", "embedded"]
+
+REQUIRED_VARIABLES = ("DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME")
+OPTIONAL_VARIABLES = ("DB_PORT", "DB_DIALECT")
+DIALECT_DRIVERS = {
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "postgresql": "postgresql+psycopg",
+}
+DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}
+EMBEDDED_PATH = Path("instance") / "studyhall.sqlite3"
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
+# Query parameters of a URL that can carry a secret (libpq's password, sslpassword, ...).
+_SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token")
+# Query parameters that are the login password itself (PyMySQL and libpq names).
+_PASSWORD_QUERY_KEYS = ("password", "passwd")
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql")
+
+# name -> (default, minimum, maximum)
+POOL_LIMITS: dict[str, tuple[float, float, float]] = {
+    "DB_POOL_SIZE": (10, 1, 1000),
+    "DB_MAX_OVERFLOW": (5, 0, 1000),
+    "DB_POOL_TIMEOUT": (10, 0.1, 3600),
+    "DB_CONNECT_TIMEOUT": (5, 1, 600),
+    # Every reply (read) and send (write) waits at most this long, for the connection's
+    # whole life: a hung server fails the statement instead of blocking its thread.
+    "DB_READ_TIMEOUT": (30, 1, 86400),
+    "DB_WRITE_TIMEOUT": (30, 1, 86400),
+    # PostgreSQL's server-side statement_timeout; 0 = off.
+    "DB_STATEMENT_TIMEOUT": (0, 0, 86400),
+}
+# The settings above given in whole numbers; the others accept fractions of a second.
+INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT")
+
+_announced_embedded = False
+
+
+def validate_identifier(name: str, what: str = "database name") -> str:
+    """Return `name` when it is a plain SQL identifier, else raise ConfigurationError.
+
+    Plain means letters, digits and `_`, at most 64 characters: such a name never needs
+    quoting, so it can never break out of a DDL statement.
+    """
+    if not _IDENTIFIER.fullmatch(name):
+        raise ConfigurationError(
+            f"The {what} {name!r} is not a plain identifier. Use only letters, digits and "
+            "'_', at most 64 characters (no quotes, backticks, ';' or spaces)."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The resolved database configuration. Its repr never shows the password."""
+
+    url: URL
+    source: SettingsSource = "embedded"
+    pool_size: int = 10
+    max_overflow: int = 5
+    pool_timeout: float = 10.0
+    connect_timeout: int = 5
+    read_timeout: float = 30.0
+    write_timeout: float = 30.0
+    statement_timeout: float = 0.0
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
+    # as connect_args: in the URL's query string they would show wherever it is printed.
+    connect_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        # SQLAlchemy masks only the URL's password field (in str(url), repr(engine), ...):
+        # a password in the query string would show, so it moves into that field.
+        url, moved = _secrets_out_of_query(self.url)
+        if moved or url is not self.url:
+            object.__setattr__(self, "url", url)
+            object.__setattr__(self, "connect_secrets", self.connect_secrets + moved)
+
+    @property
+    def backend(self) -> str:
+        """The backend name: `sqlite`, `mysql`, `mariadb` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.backend in ("mysql", "mariadb")
+
+    @property
+    def database(self) -> str | None:
+        return self.url.database
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret the URL holds: its password and password-like query values."""
+        found = [str(self.url.password)] if self.url.password else []
+        for key, value in self.url.query.items():
+            if _is_secret_key(key):
+                found.extend([value] if isinstance(value, str) else value)
+        found.extend(value for _, value in self.connect_secrets)
+        return [s for s in found if s]
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with every password (user part or query) as `***`, safe to print and log."""
+        url = self.url
+        secret = {k: "***" for k in url.query if _is_secret_key(k)}
+        if secret:
+            url = url.update_query_dict(secret)
+        return url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"DatabaseSettings(url={self.masked_url!r}, source={self.source!r}, "
+            f"pool_size={self.pool_size}, max_overflow={self.max_overflow}, "
+            f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout}, "
+            f"read_timeout={self.read_timeout:g}, write_timeout={self.write_timeout:g}, "
+            f"statement_timeout={self.statement_timeout:g})"
+        )
+
+    __str__ = __repr__
+
+
+def _is_secret_key(key: str) -> bool:
+    return any(s in key.lower() for s in _SECRET_QUERY_KEYS)
+
+
+def _secrets_out_of_query(url: URL) -> tuple[URL, tuple[tuple[str, str], ...]]:
+    """`url` without secrets in its query: the password moved into the password field,
+    any other secret returned as (name, value) connect arguments."""
+    keys = [key for key in url.query if _is_secret_key(key)]
+    if not keys:
+        return url, ()
+    query = dict(url.query)
+    password = url.password
+    moved: list[tuple[str, str]] = []
+    for key in keys:
+        raw = query.pop(key)
+        value = raw if isinstance(raw, str) else raw[-1]
+        if key.lower() not in _PASSWORD_QUERY_KEYS:
+            moved.append((key, value))
+        elif password not in (None, "") and str(password) != value:
+            # Never echo either value.
+            raise ConfigurationError(
+                "DATABASE_URL gives the password twice, in user:password@ and as "
+                f"?{key}=, with different values. Keep only one of them."
+            )
+        else:
+            password = value
+    return url.set(password=password, query=query), tuple(moved)
+
+
+def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """Return the environment merged over `.env`; real variables always win."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def deployment_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The deployment environment from `STUDYHALL_ENV`: `development` (the default, when
+    unset) or `production`, in lower case. Anything else is a ConfigurationError: a typo
+    such as `prod` must not quietly turn every production guard off.
+    """
+    env = read_environment() if environ is None else environ
+    raw = env.get("STUDYHALL_ENV", "").strip()
+    value = raw.lower() or DEVELOPMENT
+    if value not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"STUDYHALL_ENV={raw!r} is not a deployment environment: set it to "
+            f"{PRODUCTION!r} or {DEVELOPMENT!r} (the default when it is unset)."
+        )
+    return value
+
+
+def is_production(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether `STUDYHALL_ENV` is `production` (destructive operations then refuse)."""
+    return deployment_environment(environ) == PRODUCTION
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
+) -> DatabaseSettings:
+    """Resolve the settings from `environ` (default: the environment and `.env`).
+
+    Raises ConfigurationError listing every problem at once.
+    """
+    env = read_environment() if environ is None else dict(environ)
+    problems: list[str] = []
+    pool = _pool_settings(env, problems)
+
+    raw_url = env.get("DATABASE_URL", "").strip()
+    url: URL | None
+    source: SettingsSource
+    if raw_url:
+        source = "DATABASE_URL"
+        url = _url_from_database_url(raw_url, problems)
+    elif any(env.get(name) not in (None, "") for name in REQUIRED_VARIABLES + OPTIONAL_VARIABLES):
+        source = "DB_*"
+        url = _url_from_parts(env, problems)
+    else:
+        source = "embedded"
+        url = _embedded_url(base_dir)
+
+    if problems or url is None:
+        raise ConfigurationError(
+            "The database configuration is invalid:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix these variables (in the environment or .env), set DATABASE_URL, or unset "
+            "every DB_* variable to use the embedded SQLite database."
+        )
+    if source == "embedded":
+        _announce_embedded(url)
+    return DatabaseSettings(
+        url=url,
+        source=source,
+        pool_size=int(pool["pool_size"]),
+        max_overflow=int(pool["max_overflow"]),
+        pool_timeout=float(pool["pool_timeout"]),
+        connect_timeout=int(pool["connect_timeout"]),
+        read_timeout=float(pool["read_timeout"]),
+        write_timeout=float(pool["write_timeout"]),
+        statement_timeout=float(pool["statement_timeout"]),
+    )
+
+
+def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name, (default, low, high) in POOL_LIMITS.items():
+        key = name.removeprefix("DB_").lower()
+        raw = env.get(name, "").strip()
+        if not raw:
+            values[key] = default
+            continue
+        integer = name in INTEGER_LIMITS
+        try:
+            number = int(raw) if integer else float(raw)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            problems.append(f"{name}={raw!r} is not {kind}; use {kind} from {low:g} to {high:g}.")
+            continue
+        if not low <= number <= high:
+            problems.append(
+                f"{name}={raw!r} is out of range; use a value from {low:g} to {high:g}."
+            )
+            continue
+        values[key] = number
+    return values
+
+
+def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
+    try:
+        url = make_url(raw)
+        url.port  # noqa: B018 - a non-numeric port raises only when read
+    except (ArgumentError, ValueError):
+        # Never echo the raw value: it may hold a password.
+        problems.append(
+            "DATABASE_URL is not a valid SQLAlchemy URL; expected the form "
+            "dialect+driver://user:password@host:port/database (percent-encode special "
+            "characters in the password, or use the DB_* variables instead)."
+        )
+        return None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        problems.append(
+            f"DATABASE_URL names the backend {backend!r}, which studyhall does not support; "
+            f"use one of: {', '.join(SUPPORTED_BACKENDS)}."
+        )
+        return None
+    if url.drivername in DIALECT_DRIVERS:
+        url = url.set(drivername=DIALECT_DRIVERS[url.drivername])
+    if backend != "sqlite":
+        if not url.database:
+            problems.append("DATABASE_URL names no database; add /<database name> to its end.")
+        else:
+            _check_identifier(url.database, "database name in DATABASE_URL", problems)
+    return url
+
+
+def _url_from_parts(env: Mapping[str, str], problems: list[str]) -> URL | None:
+    missing = [name for name in REQUIRED_VARIABLES if name not in env]
+    missing += [n for n in ("DB_USER", "DB_HOST", "DB_NAME") if n in env and not env[n].strip()]
+    if missing:
+        problems.append(
+            "Missing database variables: "
+            + ", ".join(sorted(set(missing), key=REQUIRED_VARIABLES.index))
+            + " (DB_USER, DB_PASSWORD, DB_HOST and DB_NAME go together; "
+            "DB_PASSWORD may be set to an empty value)."
+        )
+    dialect = env.get("DB_DIALECT", "").strip().lower() or "mysql"
+    if dialect not in DIALECT_DRIVERS:
+        problems.append(
+            f"DB_DIALECT={dialect!r} is not supported; use one of: {', '.join(DIALECT_DRIVERS)}."
+        )
+    port: int | None = None
+    raw_port = env.get("DB_PORT", "").strip()
+    if raw_port:
+        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+            port = int(raw_port)
+        else:
+            problems.append(f"DB_PORT={raw_port!r} is not a port number; use 1 to 65535.")
+    name = env.get("DB_NAME", "").strip()
+    if name:
+        _check_identifier(name, "database name in DB_NAME", problems)
+    if problems:
+        return None
+    return URL.create(
+        DIALECT_DRIVERS[dialect],
+        username=env["DB_USER"].strip(),
+        password=env["DB_PASSWORD"],
+        host=env["DB_HOST"].strip(),
+        port=port or DEFAULT_PORTS[dialect],
+        database=name,
+    )
+
+
+def _check_identifier(name: str, what: str, problems: list[str]) -> None:
+    try:
+        validate_identifier(name, what)
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+
+
+def _embedded_url(base_dir: Path | None) -> URL:
+    path = (base_dir or Path.cwd()) / EMBEDDED_PATH
+    return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def _announce_embedded(url: URL) -> None:
+    global _announced_embedded
+    if not _announced_embedded:
+        _announced_embedded = True
+        log.info(
+            "No DATABASE_URL or DB_* variables set: using the embedded SQLite database at %s",
+            url.database,
+        )
+
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "DEVELOPMENT",
+    "DIALECT_DRIVERS",
+    "DatabaseSettings",
+    "ENVIRONMENTS",
+    "EMBEDDED_PATH",
+    "INTEGER_LIMITS",
+    "OPTIONAL_VARIABLES",
+    "POOL_LIMITS",
+    "PRODUCTION",
+    "REQUIRED_VARIABLES",
+    "SUPPORTED_BACKENDS",
+    "SettingsSource",
+    "deployment_environment",
+    "is_production",
+    "load_settings",
+    "read_environment",
+    "validate_identifier",
+]

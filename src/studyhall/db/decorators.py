@@ -1,0 +1,73 @@
+"""`@with_db_session`: run a function inside a unit of work (see `transaction`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar, overload
+
+from studyhall.db import default
+from studyhall.db.transaction import (
+    Propagation,
+    UnitOfWork,
+    check_propagation,
+    run_in_unit,
+)
+from studyhall.errors import ConfigurationError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@overload
+def with_db_session(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def with_db_session(
+    *,
+    propagation: Propagation = "required",
+    read_only: bool = False,
+    isolation_level: str | None = None,
+    retries: int = 0,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def with_db_session(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    propagation: Propagation = "required",
+    read_only: bool = False,
+    isolation_level: str | None = None,
+    retries: int = 0,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run the function in a unit of work: join the active one, or open (and own) one.
+
+    Usable bare (`@with_db_session`) or with options (`@with_db_session(propagation=...)`).
+    The owner commits when the function returns and rolls back when it raises; a joined
+    call that raises marks the unit it joined rollback-only. With `retries=N`, a call that
+    owns its unit of work is run again in a fresh transaction, up to N times, after a
+    deadlock, lock timeout, serialization failure or lost connection (never after
+    COMMIT was sent). `async def` functions get a session of their own task.
+    """
+    check_propagation(propagation)
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(f"retries={retries!r} must be a whole number >= 0.")
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        def unit() -> UnitOfWork:
+            return default.database().unit_of_work(
+                propagation, read_only=read_only, isolation_level=isolation_level
+            )
+
+        wrapped: Callable[P, R] = run_in_unit(
+            func, unit, propagation=propagation, read_only=read_only, retries=retries
+        )
+        return wrapped
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+__all__ = ["with_db_session"]

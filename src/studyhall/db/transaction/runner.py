@@ -1,0 +1,149 @@
+"""Running a function inside a unit of work: the engine of `@with_db_session`.
+
+A joined call takes a fast path (no context manager, no allocation beyond a counter);
+an owning call with `retries=N` runs again in a fresh transaction after a conflict or a
+connection lost before COMMIT was sent, never after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from studyhall.db.retry import backoff_delay, is_retryable
+from studyhall.db.session import BROKEN, DEPTH, refuse_broken
+from studyhall.db.transaction.context import active_session
+from studyhall.db.transaction.units import Propagation, UnitOfWork, fail_joined
+from studyhall.errors import TransactionRolledBackError
+from studyhall.log import get_logger
+
+log = get_logger(__name__)
+
+R = TypeVar("R")
+UnitFactory = Callable[[], UnitOfWork]
+
+
+def run_in_unit(
+    func: Callable[..., Any],
+    unit: UnitFactory,
+    *,
+    propagation: Propagation,
+    read_only: bool,
+    retries: int,
+) -> Callable[..., Any]:
+    """Wrap `func` so that each call runs in the unit of work `unit()` gives."""
+    # A read-only call goes through UnitOfWork even when it joins: that is where a
+    # joined unit of work is made read-only while the call runs.
+    joins = propagation in ("required", "mandatory") and not read_only
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            current = active_session()
+            if retries and (current is None or propagation == "requires_new"):
+                return await _run_with_retries_async(func, unit, retries, args, kwargs)
+            with unit():
+                return await func(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current = active_session()
+        if joins and current is not None:
+            # The hot path of a joined call.
+            info = current.info
+            info[DEPTH] = info.get(DEPTH, 0) + 1
+            try:
+                return func(*args, **kwargs)
+            except BaseException as exc:
+                fail_joined(current, exc)
+                raise
+            finally:
+                info[DEPTH] -= 1
+        if retries and (current is None or propagation == "requires_new"):
+            return _run_with_retries(func, unit, retries, args, kwargs)
+        with unit():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _run_with_retries(
+    func: Callable[..., R], unit: UnitFactory, retries: int, args: Any, kwargs: Any
+) -> R:
+    attempt = 0
+    while True:
+        attempt += 1
+        uow = unit()
+        session = uow.__enter__()
+        try:
+            result = func(*args, **kwargs)
+            _settle(session)
+        except BaseException as exc:
+            uow.__exit__(type(exc), exc, exc.__traceback__)
+            time.sleep(_retry_delay(func, attempt, retries, exc))
+            continue
+        # COMMIT happens here; its failure is never retried (its outcome is unknown).
+        uow.__exit__(None, None, None)
+        return result
+
+
+async def _run_with_retries_async(
+    func: Callable[..., Awaitable[R]], unit: UnitFactory, retries: int, args: Any, kwargs: Any
+) -> R:
+    attempt = 0
+    while True:
+        attempt += 1
+        uow = unit()
+        session = uow.__enter__()
+        try:
+            result = await func(*args, **kwargs)
+            _settle(session)
+        except BaseException as exc:
+            uow.__exit__(type(exc), exc, exc.__traceback__)
+            await asyncio.sleep(_retry_delay(func, attempt, retries, exc))
+            continue
+        uow.__exit__(None, None, None)
+        return result
+
+
+def _settle(session: Session) -> None:
+    """Raise, while a retry is still safe, what would otherwise fail at COMMIT: a
+    rollback-only mark (so a swallowed conflict is retried too) or a conflicting flush."""
+    mark = session.info.get(BROKEN)
+    if mark is not None:
+        refuse_broken(mark)
+    session.flush()
+
+
+def _retry_delay(
+    func: Callable[..., Any], attempt: int, retries: int, exc: BaseException
+) -> float:
+    """Seconds to wait before running `func` again; re-raise `exc` when it must not be."""
+    cause = exc.__cause__ if isinstance(exc, TransactionRolledBackError) else exc
+    if attempt > retries or cause is None or not is_retryable(cause):
+        raise exc
+    delay = backoff_delay(attempt)
+    log.warning(
+        "Retrying %s (attempt %d of %d) in %.3f s after %s",
+        getattr(func, "__qualname__", func),
+        attempt + 1,
+        retries + 1,
+        delay,
+        type(getattr(cause, "orig", cause)).__name__,
+    )
+    return delay
+
+
+__all__ = [
+    "UnitFactory",
+    "run_in_unit",
+]

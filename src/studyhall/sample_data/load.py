@@ -1,0 +1,288 @@
+"""Deterministic, idempotent sample data at any scale: `populate()` and its summary.
+
+Demo logins, all with the password `DEMO_PASSWORD` ("studyhall-demo"):
+`student1@example.edu` (up to `student{24 x scale}`), `parent1@example.edu` (up to
+`parent{12 x scale}`), `manager1@example.edu` and `manager2@example.edu`. User ids follow
+that order: students first, so user 1 is `student1`.
+
+The whole load is one transaction. Rows are made lazily (see `rows`) and inserted
+in batches with Core executemany, so memory stays flat as the scale grows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from werkzeug.security import generate_password_hash
+
+from studyhall.db.engine import Database
+from studyhall.errors import (
+    CommitOutcomeUnknownError,
+    DatabaseUnavailableError,
+    DataConflictError,
+    SchemaError,
+    StudyhallError,
+)
+from studyhall.models import Base
+from studyhall.sample_data.rows import (
+    BASE_DATE,
+    EMAIL_DOMAIN,
+    TABLES,
+    Blueprint,
+    Row,
+    expected_rows,
+)
+
+DEMO_PASSWORD = "studyhall-demo"
+DEMO_LOGINS = tuple(f"{role}1@{EMAIL_DOMAIN}" for role in ("student", "parent", "manager"))
+# Present exactly when the sample data is loaded (the load is atomic).
+MARKER_EMAIL = f"manager1@{EMAIL_DOMAIN}"
+BATCH_SIZE = 2000
+
+Progress = Callable[[int], None]
+
+COMMIT_UNKNOWN_MESSAGE = (
+    "The sample data's COMMIT was sent, but the connection was lost before the server "
+    "answered: the data may or may not be loaded. Loading again is safe: run the same "
+    "command again (`studyhall-db seed`, or populate_sample_data()); it loads the data if "
+    "it is missing and says 'already loaded' if it is there. `studyhall-db status` shows "
+    "the row counts."
+)
+
+
+@dataclass(frozen=True)
+class SampleDataSummary:
+    """What `populate()` did: rows inserted (and deleted) per table, and how long it took."""
+
+    scale: int
+    loaded: bool
+    rows: Mapping[str, int] = field(default_factory=dict)
+    deleted: Mapping[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    demo_logins: tuple[str, ...] = DEMO_LOGINS
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def __str__(self) -> str:
+        if not self.loaded:
+            head = (
+                "Sample data is already loaded: nothing changed. Pass clear_existing=True "
+                "(`studyhall-db seed --clear`) to delete every row and load it afresh."
+            )
+            return f"{head}\nDemo logins: {', '.join(self.demo_logins)}"
+        cleared = sum(self.deleted.values())
+        head = (
+            f"Loaded the sample data at scale {self.scale}: {self.total_rows:,} rows in "
+            f"{self.seconds:.2f} s"
+            + (f", after deleting {cleared:,} existing rows." if self.deleted else ".")
+        )
+        width = max(map(len, self.rows))
+        table = [f"  {name:<{width}}  {count:>9,}" for name, count in self.rows.items()]
+        return "\n".join([head, *table, f"Demo logins: {', '.join(self.demo_logins)}"])
+
+
+def planned_rows(scale: int) -> dict[str, int]:
+    """The rows per table that `populate(scale=scale)` inserts into an empty database."""
+    return expected_rows(Blueprint(_checked(scale), password_hash=""))
+
+
+def populate(
+    database: Database,
+    *,
+    clear_existing: bool = False,
+    scale: int = 1,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> SampleDataSummary:
+    """Load the sample data at `scale` in one transaction; return what was done.
+
+    Without `clear_existing`, a database that already holds the sample data is left
+    unchanged; one holding other rows is refused (DataConflictError). With it, every row
+    of every studyhall table is deleted first (in the same transaction). `progress` is
+    called with the number of rows of each inserted batch.
+    """
+    scale = _checked(scale)
+    started = time.perf_counter()
+    tables = _tables()
+    try:
+        with _transaction(database) as conn:
+            _require_tables(conn, tables)
+            deleted: dict[str, int] = {}
+            if clear_existing:
+                deleted = _delete_all(conn, tables)
+            elif _sample_data_present(conn, tables["users"]):
+                return SampleDataSummary(scale=scale, loaded=False)
+            else:
+                _refuse_other_data(conn, tables, database.settings.database)
+            # One hash for every user: scrypt is slow on purpose, and the password is shared.
+            blueprint = Blueprint(scale, generate_password_hash(DEMO_PASSWORD))
+            rows = {
+                name: _insert(conn, tables[name], make(blueprint), batch_size, progress)
+                for name, make in TABLES
+            }
+            _advance_sequences(conn, tables.values())
+    except IntegrityError:
+        # Another load (two `setup`s at once) committed the same ids after our check.
+        if clear_existing or not _loaded_meanwhile(database, tables["users"]):
+            raise
+        return SampleDataSummary(scale=scale, loaded=False)
+    seconds = time.perf_counter() - started
+    return SampleDataSummary(scale, True, rows, deleted, seconds)
+
+
+@contextlib.contextmanager
+def _transaction(database: Database) -> Iterator[Connection]:
+    """`engine.begin()`, except that a COMMIT whose reply was lost says so.
+
+    The load may then be in the database or not; loading again is safe either way.
+    """
+    with database.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        except BaseException:
+            transaction.rollback()
+            raise
+        try:
+            transaction.commit()
+        except (DBAPIError, StudyhallError) as exc:
+            lost = isinstance(exc, DatabaseUnavailableError) or (
+                isinstance(exc, DBAPIError) and exc.connection_invalidated
+            )
+            if lost:
+                raise CommitOutcomeUnknownError(COMMIT_UNKNOWN_MESSAGE) from exc
+            raise
+
+
+def _checked(scale: int) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"The scale must be a whole number of at least 1, not {scale!r}.")
+    return scale
+
+
+def _tables() -> dict[str, Table]:
+    return {table.name: table for table in Base.metadata.sorted_tables}
+
+
+def _require_tables(conn: Connection, tables: Mapping[str, Table]) -> None:
+    missing = sorted(set(tables) - set(inspect(conn).get_table_names()))
+    if missing:
+        raise SchemaError(
+            f"The database has no table {', '.join(missing)}. Create the tables first: "
+            "`studyhall-db init` (or DatabaseManager.create_tables())."
+        )
+
+
+def _sample_data_present(conn: Connection, users: Table) -> bool:
+    query = select(users.c.id).where(users.c.email == MARKER_EMAIL)
+    return conn.execute(query).first() is not None
+
+
+def _loaded_meanwhile(database: Database, users: Table) -> bool:
+    with database.engine.connect() as conn:
+        return _sample_data_present(conn, users)
+
+
+def _refuse_other_data(conn: Connection, tables: Mapping[str, Table], name: str | None) -> None:
+    filled = [n for n, t in tables.items() if conn.execute(select(t).limit(1)).first()]
+    if filled:
+        raise DataConflictError(
+            f"The database {name!r} holds rows that are not the sample data (in "
+            f"{', '.join(filled)}), and loading would mix the two. Load into an empty "
+            "database, or delete every row first with clear_existing=True "
+            "(`studyhall-db seed --clear`)."
+        )
+
+
+def _delete_all(conn: Connection, tables: Mapping[str, Table]) -> dict[str, int]:
+    """Delete every row, children before parents, so no foreign key is ever violated."""
+    deleted: dict[str, int] = {}
+    for table in reversed(list(tables.values())):
+        deleted[table.name] = conn.execute(delete(table)).rowcount
+    return deleted
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _insert(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[Row],
+    batch_size: int,
+    progress: Progress | None,
+) -> int:
+    count = 0
+    for chunk in _chunks(rows, batch_size):
+        _fill_clock_columns(table, chunk)
+        _insert_batch(conn, table, chunk)
+        count += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return count
+
+
+def _fill_clock_columns(table: Table, chunk: list[Row]) -> None:
+    """Give columns that default to a function (the clock) the row's own creation time.
+
+    Rows name their timestamps, but a column added to the model later (e.g. an
+    `updated_at`) would otherwise get the wall clock and break determinism.
+    """
+    missing = [
+        column.name
+        for column in table.c
+        if column.name not in chunk[0]
+        and column.default is not None
+        and getattr(column.default, "is_callable", False)
+    ]
+    if not missing:
+        return
+    for row in chunk:
+        moment = row.get("created_at", BASE_DATE)
+        row.update(dict.fromkeys(missing, moment))
+
+
+def _insert_batch(conn: Connection, table: Table, chunk: list[Row]) -> None:
+    conn.execute(insert(table), chunk)
+
+
+def _advance_sequences(conn: Connection, tables: Iterable[Table]) -> None:
+    """On PostgreSQL, move each id sequence past the explicit ids we inserted.
+
+    MySQL, MariaDB and SQLite advance their counters themselves; PostgreSQL would
+    otherwise hand out id 1 to the next row the application inserts.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        column: Any = table.c.get("id")
+        if column is None or not column.primary_key:
+            continue
+        next_id = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        conn.execute(select(func.setval(sequence, next_id, False)))
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "COMMIT_UNKNOWN_MESSAGE",
+    "DEMO_LOGINS",
+    "DEMO_PASSWORD",
+    "MARKER_EMAIL",
+    "Progress",
+    "SampleDataSummary",
+    "planned_rows",
+    "populate",
+]
