@@ -7,6 +7,7 @@ This is the only module that reads the environment. Precedence:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -207,6 +208,23 @@ def is_production(environ: Mapping[str, str] | None = None) -> bool:
     return deployment_environment(environ) == PRODUCTION
 
 
+def log_level(environ: Mapping[str, str] | None = None) -> int:
+    """The level of `LOG_LEVEL` (a name such as `INFO`, or a number); INFO when unset."""
+    env = read_environment() if environ is None else environ
+    raw = env.get("LOG_LEVEL", "").strip()
+    if not raw:
+        return logging.INFO
+    if raw.isdigit():
+        return int(raw)
+    level = logging.getLevelNamesMapping().get(raw.upper())
+    if level is None:
+        raise ConfigurationError(
+            f"LOG_LEVEL={raw!r} is not a logging level: use DEBUG, INFO, WARNING, ERROR or "
+            "CRITICAL."
+        )
+    return level
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
 ) -> DatabaseSettings:
@@ -382,6 +400,7 @@ __all__ = [
     "deployment_environment",
     "is_production",
     "load_settings",
+    "log_level",
     "read_environment",
     "validate_identifier",
 ]

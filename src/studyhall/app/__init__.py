@@ -20,9 +20,10 @@ from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
 from studyhall.app.headers import init_headers
 from studyhall.app.inputs import init_inputs
-from studyhall.config import DatabaseSettings
+from studyhall.config import DatabaseSettings, log_level
 from studyhall.database import DatabaseManager
 from studyhall.errors import ConfigurationError
+from studyhall.log import configure_output
 
 # Keys of `config` that configure studyhall rather than Flask.
 SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS")
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     that differ from those of an initialized DatabaseManager.
     """
     config = dict(config or {})
+    configure_output(log_level())
     settings = load_app_settings(overrides={k: config[k] for k in SETTINGS_KEYS if k in config})
     _init_database(config.pop("DATABASE_SETTINGS", None), settings)
 

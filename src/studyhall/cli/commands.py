@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from studyhall import migrations
 from studyhall.cli.status import row_counts
-from studyhall.config import deployment_environment
+from studyhall.config import deployment_environment, log_level
 from studyhall.database.setup import ALEMBIC_VERSION_TABLE, DatabaseManager
 from studyhall.db import default
 from studyhall.db.backends import server_version
@@ -31,6 +31,7 @@ from studyhall.errors import (
     StudyhallError,
     UnsafeOperationError,
 )
+from studyhall.log import configure_output
 from studyhall.sample_data import DEMO_PASSWORD, Progress, planned_rows
 
 # 240,000 students: far beyond any load test, and a guard against a typo of zeros.
@@ -132,6 +133,7 @@ def _secrets() -> list[str]:
 @click.group(cls=_Group)
 def main() -> None:
     """Manage the studyhall database (configured by DATABASE_URL or DB_* variables)."""
+    configure_output(log_level())
 
 
 @main.command()
