@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,30 @@ def test_every_public_module_declares_all(module):
         if isinstance(target, ast.Name)
     }
     assert "__all__" in names, f"{module} has no __all__"
+
+
+def test_the_readme_layout_names_every_part_of_the_package():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)(?:/|\.py)`", section))
+    parts = {
+        path.stem if path.is_file() else path.name
+        for path in PACKAGE.iterdir()
+        if (path.is_dir() and (path / "__init__.py").exists())
+        or (path.suffix == ".py" and not path.name.startswith("_"))
+    }
+    assert named == parts
+    # Its table rows are the layers of the import-linter contract, top to bottom.
+    config = (REPO / "pyproject.toml").read_text()
+    layers = re.search(r"layers = \[(.*?)\]", config, re.S)
+    assert layers is not None
+    rows = [re.findall(r"`([a-z_]+)(?:/|\.py)`", line) for line in section.splitlines()]
+    rows = [
+        set(row) - {"testing"} | ({"testing"} if "testing" in row else set())
+        for row in rows
+        if row
+    ]
+    contract = [
+        set(re.findall(r"[a-z_]+", layer)) for layer in re.findall(r'"([^"]+)"', layers[1])
+    ]
+    assert rows == contract
