@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 import studyhall
+import studyhall.database as seed_api
+from studyhall import errors
+from studyhall.models import errors as model_errors
 
 PACKAGE = Path(studyhall.__file__).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -135,3 +138,16 @@ def test_the_readme_layout_names_every_part_of_the_package():
         set(re.findall(r"[a-z_]+", layer)) for layer in re.findall(r'"([^"]+)"', layers[1])
     ]
     assert rows == contract
+
+
+def test_the_seed_package_exports_every_error_a_caller_may_catch():
+    classes = {
+        name
+        for module in (errors, model_errors)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, errors.StudyhallError)
+    }
+    assert classes <= set(seed_api.__all__)
+    assert "DatabaseSettings" in seed_api.__all__
+    for name in seed_api.__all__:
+        assert getattr(seed_api, name) is not None
