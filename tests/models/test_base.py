@@ -10,7 +10,7 @@ from studyhall.models import Course, InvalidFilterError, Parent, Student, User
 from tests.models.factories import PASSWORD_HASH, make_student, make_world
 
 
-def test_get_by_equality_null_and_in(rolled_back):
+def test_get_by_equality_null_and_in(db_session):
     with DatabaseManager.get_session():
         world = make_world(students=3)
         ids = [s.id for s in world.students]
@@ -36,7 +36,7 @@ def test_get_by_equality_null_and_in(rolled_back):
         assert Course.get(world.course.id).name == "Algebra 1"
 
 
-def test_subclass_helpers_see_only_their_role(rolled_back):
+def test_subclass_helpers_see_only_their_role(db_session):
     with DatabaseManager.get_session():
         parent = Parent.create(
             email="p@example.org", password_hash=PASSWORD_HASH, first_name="P", last_name="Q"
@@ -77,7 +77,7 @@ def test_filters_refuse_non_public_columns_before_sql(filters, message, helper):
         assert "password_hash," not in text.split("Use only these fields: ")[1]
 
 
-def test_password_is_hashed_and_email_normalized(rolled_back):
+def test_password_is_hashed_and_email_normalized(db_session):
     with DatabaseManager.get_session():
         student = make_student(7)
         student.set_password("secret-7")
@@ -94,7 +94,7 @@ def test_password_is_hashed_and_email_normalized(rolled_back):
             _ = student.password
 
 
-def test_create_with_a_many_to_many_collection_inserts_each_link_once(rolled_back):
+def test_create_with_a_many_to_many_collection_inserts_each_link_once(db_session):
     with DatabaseManager.get_session() as session:
         child = make_student(1)
         parent = Parent.create(

@@ -70,7 +70,7 @@ def evaluation(world: World, study_session: StudySession, score: int) -> Evaluat
 
 
 @pytest.fixture
-def world(rolled_back) -> World:
+def world(db_session) -> World:
     """The factory world plus a completed, evaluated session and an active one."""
     with DatabaseManager.get_session():
         world = make_world(students=2)

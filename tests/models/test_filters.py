@@ -30,6 +30,7 @@ from sqlalchemy import (
     Time,
     func,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from studyhall.database import DatabaseManager
@@ -122,7 +123,7 @@ def test_the_message_never_shows_the_value() -> None:
     assert "hunter2-secret" not in str(info.value)
 
 
-def test_mistyped_values_never_match_rows(rolled_back: object) -> None:
+def test_mistyped_values_never_match_rows(db_session: Session) -> None:
     with DatabaseManager.get_session():
         world = make_world(students=3)
         student_id = world.students[0].id
@@ -138,7 +139,7 @@ def test_mistyped_values_never_match_rows(rolled_back: object) -> None:
             Student.get(f"{student_id}")
 
 
-def test_well_typed_values_still_match(rolled_back: object) -> None:
+def test_well_typed_values_still_match(db_session: Session) -> None:
     with DatabaseManager.get_session():
         world = make_world(students=2)
         ids = [s.id for s in world.students]

@@ -32,7 +32,7 @@ def enroll_in_more(world: World, courses: int) -> list[int]:
     return [course.id for course in reversed(extra)]
 
 
-def test_get_courses_lists_active_enrollments_by_name(rolled_back):
+def test_get_courses_lists_active_enrollments_by_name(db_session):
     with DatabaseManager.get_session():
         world = make_world(students=1)
         extra = enroll_in_more(world, 2)
@@ -46,7 +46,7 @@ def test_get_courses_lists_active_enrollments_by_name(rolled_back):
         assert [c.id for c in courses] == [world.course.id, *extra]
 
 
-def test_course_cards_match_get_courses_in_one_select(rolled_back):
+def test_course_cards_match_get_courses_in_one_select(db_session):
     with DatabaseManager.get_session() as session:
         world = make_world(students=2)
         extra = enroll_in_more(world, 3)
@@ -55,7 +55,7 @@ def test_course_cards_match_get_courses_in_one_select(rolled_back):
             student_id=other.id, course_id=extra[0], first=True
         ).status = EnrollmentStatus.DROPPED
         session.flush()
-        with selects(rolled_back.engine) as seen:
+        with selects(DatabaseManager.database().engine) as seen:
             cards = course_cards(student.id)
         assert len(seen) == 1
         assert [c.id for c in cards] == [c.id for c in student.get_courses()]
@@ -67,11 +67,11 @@ def test_course_cards_match_get_courses_in_one_select(rolled_back):
 
 
 @pytest.mark.parametrize("students", [2, 9])
-def test_list_with_courses_costs_two_selects_for_any_number(rolled_back, students):
+def test_list_with_courses_costs_two_selects_for_any_number(db_session, students):
     with DatabaseManager.get_session():
         world = make_world(students=students)
         extra = enroll_in_more(world, 2)
-    with DatabaseManager.get_session(), selects(rolled_back.engine) as seen:
+    with DatabaseManager.get_session(), selects(DatabaseManager.database().engine) as seen:
         listed = Student.list_with_courses()
         pages = [(s.email, [c.id for c in s.courses]) for s in listed]
     assert len(seen) == 2, seen
@@ -81,12 +81,12 @@ def test_list_with_courses_costs_two_selects_for_any_number(rolled_back, student
 
 
 @pytest.mark.parametrize("students", [2, 9])
-def test_courses_overview_costs_one_select_for_any_number(rolled_back, students):
+def test_courses_overview_costs_one_select_for_any_number(db_session, students):
     with DatabaseManager.get_session():
         world = make_world(students=students)
         extra = enroll_in_more(world, 2)
         idle = make_student(99).id
-    with DatabaseManager.get_session(), selects(rolled_back.engine) as seen:
+    with DatabaseManager.get_session(), selects(DatabaseManager.database().engine) as seen:
         rows = student_courses()
         only_idle = student_courses(id=idle)
     assert len(seen) == 2, seen  # one per call
@@ -99,7 +99,7 @@ def test_courses_overview_costs_one_select_for_any_number(rolled_back, students)
     assert only_idle == [(idle, "Student99", "Test", [])]
 
 
-def test_get_study_sessions_newest_first_by_status(rolled_back):
+def test_get_study_sessions_newest_first_by_status(db_session):
     with DatabaseManager.get_session():
         world = make_world(students=1)
         student = world.students[0]
@@ -124,7 +124,7 @@ def test_get_study_sessions_newest_first_by_status(rolled_back):
         assert [type(s) for s in loaded] == [HomeHoursStudySession] * 2
 
 
-def test_parent_children_both_ways(rolled_back):
+def test_parent_children_both_ways(db_session):
     with DatabaseManager.get_session():
         world = make_world(students=3)
         parent = Parent.create(
@@ -142,7 +142,7 @@ def test_parent_children_both_ways(rolled_back):
         assert Student.get(world.students[1].id).parents == []
 
 
-def test_get_units_in_position_order(rolled_back):
+def test_get_units_in_position_order(db_session):
     with DatabaseManager.get_session():
         world = make_world(students=0)
         world.units[0].position = 10

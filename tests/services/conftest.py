@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from studyhall.database import DatabaseManager
-from studyhall.db.engine import Database
+from tests.models.conftest import db_database
 from tests.models.factories import World, make_world
-from tests.models.rollback import module_database, rolled_back
 
-__all__ = ["module_database", "rolled_back", "world"]
+__all__ = ["db_database", "world"]
 
 
 @pytest.fixture
-def world(rolled_back: Database) -> World:
+def world(db_session: Session) -> World:
     """A school with a course, three units, two agents and two enrolled students."""
     with DatabaseManager.get_session():
         return make_world(students=2)

@@ -5,15 +5,26 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from studyhall.config import DatabaseSettings
 from studyhall.db.backends import build_engine
 from studyhall.db.session import StudyhallSession
 from studyhall.db.transaction import Propagation, UnitOfWork
+from studyhall.errors import SessionError
+
+OTHER_THREAD_MESSAGE = (
+    "This Database is bound to one connection (a test's transaction, see "
+    "`Database.bound_to`), and a connection serves one thread; this unit of work was "
+    "opened in another thread. Test code that runs units of work in other threads against "
+    "a database with real commits (a throwaway database) instead of inside the rolled-back "
+    "transaction."
+)
 
 
 class Database:
@@ -40,12 +51,80 @@ class Database:
             self.session_factory, propagation, read_only=read_only, isolation_level=isolation_level
         )
 
+    def bound_to(self, connection: Connection) -> Database:
+        """A Database on the same settings and engine whose sessions all run on `connection`.
+
+        For tests: begin a transaction on a connection of this engine, make the bound
+        Database the default (`studyhall.db.default.using`), and roll the transaction back
+        at the end. Every unit of work then runs inside a SAVEPOINT of that transaction
+        (SQLAlchemy's `join_transaction_mode="create_savepoint"`): its COMMIT releases the
+        savepoint, its rollback returns to it. What one connection cannot do:
+
+        - `requires_new` is a savepoint inside the unit around it: it commits on its own
+          and is seen at once, but a unit around it that rolls back afterwards undoes it;
+        - `isolation_level` is ignored: the transaction is begun already;
+        - only the thread that bound it may open units of work (SessionError otherwise).
+        """
+        return _BoundDatabase(self, connection)
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.settings.masked_url!r})"
+
+
+class _ConnectionSessions(sessionmaker[Session]):
+    """Sessions on one connection, each in a SAVEPOINT of the transaction begun on it."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(
+            bind=connection,
+            class_=StudyhallSession,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        self.thread = threading.get_ident()
+
+    def __call__(self, **local_kw: Any) -> Session:
+        if threading.get_ident() != self.thread:
+            raise SessionError(OTHER_THREAD_MESSAGE)
+        session = super().__call__(**local_kw)
+        # The SAVEPOINT now, not at the first statement: savepoints on one connection
+        # form a stack, so units must take theirs in the order they open. A requires_new
+        # unit used before the unit around it would otherwise take the lower savepoint,
+        # and its RELEASE would take the outer unit's savepoint with it.
+        session.connection()
+        return session
+
+
+class _BoundDatabase(Database):
+    """A Database whose sessions all run on one connection: see `Database.bound_to`."""
+
+    def __init__(self, database: Database, connection: Connection) -> None:
+        # Not Database.__init__: the engine is `database`'s, not a new one.
+        self.settings = database.settings
+        self.engine = database.engine
+        self.connection = connection
+        self.session_factory = _ConnectionSessions(connection)
+
+    def unit_of_work(
+        self,
+        propagation: Propagation = "required",
+        *,
+        read_only: bool = False,
+        isolation_level: str | None = None,
+    ) -> UnitOfWork:
+        """A unit of work on the bound connection; `isolation_level` is ignored (the
+        connection's transaction is begun already, and its level cannot change)."""
+        return super().unit_of_work(propagation, read_only=read_only)
+
+    def dispose(self) -> None:
+        """Nothing: the engine and the connection belong to the caller."""
+
+    def __repr__(self) -> str:
+        return f"Database({self.settings.masked_url!r}, bound to one connection)"
 
 
 __all__ = [
