@@ -110,52 +110,65 @@ def wide_db(db_settings):
 
 
 def test_32_threads_each_see_only_their_own_session(wide_db, db_settings):
-    barrier = threading.Barrier(32)
+    threads = 32
+    # SQLite has one writer at a time (a writable unit begins IMMEDIATE): there one thread
+    # writes and the others read in read-only units; on a server every thread writes.
+    writers = 1 if db_settings.backend == "sqlite" else threads
+    rows_exist = threading.Barrier(threads)  # every writer has flushed its row
+    everyone_looked = threading.Barrier(threads)  # nobody commits before all have read
+
+    def look(session):
+        rows_exist.wait(timeout=30)
+        visible = session.scalars(select(notes.c.id).order_by(notes.c.id)).all()
+        everyone_looked.wait(timeout=30)
+        assert get_current_session() is session
+        return session, visible
 
     @with_db_session
-    def work(note_id):
+    def write(note_id):
         session = get_current_session()
-        if db_settings.backend == "sqlite":
-            # Writable SQLite units begin IMMEDIATE: one holds the write lock at a time,
-            # so all 32 are open at once, but begin their transactions in turn.
-            barrier.wait(timeout=30)
-            session.connection()
-        else:
-            session.connection()
-            barrier.wait(timeout=30)  # all 32 transactions are open at once
         add_note(session, note_id)
         session.flush()
-        mine = session.scalars(select(notes.c.id)).all()
-        assert get_current_session() is session
-        return session, note_id, mine
+        return look(session)
 
-    with ThreadPoolExecutor(32) as pool:
-        results = list(pool.map(work, range(1, 33)))
-    sessions = {id(s) for s, _, _ in results}
-    assert len(sessions) == 32
-    for _, note_id, visible in results:
-        # Uncommitted rows of other threads are invisible; its own row is there.
-        assert note_id in visible
-    assert committed_ids(db_settings) == list(range(1, 33))
+    @with_db_session(read_only=True)
+    def read(_):
+        return look(get_current_session())
+
+    def work(n):
+        return write(n) if n <= writers else read(n)
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(work, range(1, threads + 1)))
+    assert len({id(session) for session, _ in results}) == threads
+    for n, (_, visible) in enumerate(results, start=1):
+        # Every writer's row existed, uncommitted, when each thread looked: a thread sees
+        # its own row and none of the others'.
+        assert visible == ([n] if n <= writers else []), (n, visible)
+    assert committed_ids(db_settings) == list(range(1, writers + 1))
 
 
 def test_32_asyncio_tasks_each_see_only_their_own_session(notes_db, db_settings):
-    @with_db_session
-    async def work(note_id):
-        session = get_current_session()
-        await asyncio.sleep(0.01)  # every task is now inside its unit of work at once
-        # Write without yielding: SQLite locks the whole file for a writer, and a task
-        # waiting on that lock would block the loop the holder needs to finish.
-        add_note(session, note_id)
-        assert get_current_session() is session
-        return session
+    tasks = 32
 
     async def run_all():
-        return await asyncio.gather(*(work(i) for i in range(1, 33)))
+        inside = asyncio.Barrier(tasks)
+
+        @with_db_session
+        async def work(note_id):
+            session = get_current_session()
+            await inside.wait()  # every task is now inside its unit of work at once
+            # Write without yielding: SQLite locks the whole file for a writer, and a task
+            # waiting on that lock would block the loop the holder needs to finish.
+            add_note(session, note_id)
+            assert get_current_session() is session
+            return session
+
+        return await asyncio.gather(*(work(i) for i in range(1, tasks + 1)))
 
     sessions = asyncio.run(run_all())
-    assert len({id(s) for s in sessions}) == 32
-    assert committed_ids(db_settings) == list(range(1, 33))
+    assert len({id(s) for s in sessions}) == tasks
+    assert committed_ids(db_settings) == list(range(1, tasks + 1))
 
 
 def test_a_session_used_from_another_thread_is_refused(notes_db, db_settings):

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
@@ -26,6 +26,21 @@ KILL = {
     "mariadb": ("SELECT CONNECTION_ID()", "KILL {}"),
     "postgresql": ("SELECT pg_backend_pid()", "SELECT pg_terminate_backend({})"),
 }
+STILL_THERE = {
+    "mariadb": "SELECT COUNT(*) FROM information_schema.processlist WHERE id = :id",
+    "postgresql": "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = :id",
+}
+
+
+def wait_until_gone(conn: Connection, server: str, victim: int, deadline: float = 30) -> None:
+    """Poll until the server has ended connection `victim` (pg_terminate_backend only
+    signals it); fail after `deadline` seconds."""
+    until = time.monotonic() + deadline
+    while conn.execute(text(STILL_THERE[server]), {"id": victim}).scalar():
+        if time.monotonic() > until:
+            pytest.fail(f"the {server} server did not end connection {victim} in {deadline} s")
+        conn.rollback()  # a fresh snapshot for the next look
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("server", ["mariadb", "postgresql"])
@@ -44,8 +59,8 @@ def test_connection_killed_between_units_of_work(server, tmp_path):
         with killer.connect() as conn:
             conn.execute(text(kill.format(int(victim))))
             conn.commit()
+            wait_until_gone(conn, server, int(victim))
         killer.dispose()
-        time.sleep(0.2)
         with DatabaseManager.get_session() as session:
             add_note(session, 2)
             assert session.execute(text(whoami)).scalar() != victim

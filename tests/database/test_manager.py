@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import socket
@@ -24,30 +25,40 @@ from studyhall.errors import (
 from tests.conftest import throwaway_settings
 
 
-def test_initialize_is_idempotent_and_thread_safe(db_settings, monkeypatch):
-    built = []
-    original = DatabaseManager.validate_environment
-    monkeypatch.setattr(
-        DatabaseManager,
-        "validate_environment",
-        staticmethod(lambda: built.append(1) or db_settings),
-    )
-    barrier = threading.Barrier(16)
+def test_initialize_builds_one_database_when_threads_race(db_settings, monkeypatch):
+    threads = 16
+    resolved = []
+    every_thread_called = threading.Event()
+
+    def resolve():
+        resolved.append(threading.get_ident())
+        # Hold the first caller here until every thread has called initialize(): without
+        # the lock (or its second check), the others see nothing built yet and build too.
+        every_thread_called.wait(timeout=30)
+        return db_settings
+
+    monkeypatch.setattr(DatabaseManager, "validate_environment", staticmethod(resolve))
+    start = threading.Barrier(threads)
+    called = itertools.count(1)
     results = []
 
     def call():
-        barrier.wait()
+        start.wait(timeout=30)
+        if next(called) == threads:
+            every_thread_called.set()
         results.append(DatabaseManager.initialize())
 
-    threads = [threading.Thread(target=call) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(built) == 1
-    assert len({id(db) for db in results}) == 1
-    assert len({id(db.engine) for db in results}) == 1
-    assert original is not None
+    workers = [threading.Thread(target=call) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert every_thread_called.is_set()
+    assert len(results) == threads
+    assert len(resolved) == 1, f"{len(resolved)} threads resolved the settings and built"
+    only = DatabaseManager.database()
+    assert all(database is only for database in results)
+    assert DatabaseManager.initialize() is only and len(resolved) == 1  # idempotent
 
 
 def test_validate_environment_returns_settings(monkeypatch):
@@ -190,9 +201,8 @@ def test_initializing_again_with_other_settings_is_refused(database, db_settings
 
 
 def test_drop_forgets_the_migration_record_too(tables):
-    with tables.engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0001')")
+    # create_tables() recorded the head revision on the new database.
+    assert "alembic_version" in inspect(tables.engine).get_table_names()
     dropped = DatabaseManager.drop_tables(force=True)
     assert "alembic_version" in dropped
     assert inspect(tables.engine).get_table_names() == []
@@ -366,8 +376,8 @@ def test_two_forced_drops_at_once_both_end_cleanly(tables):
         assert not thread.is_alive()
     outcomes = [outcome[0] for _, outcome in runs]
     assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
-    # One drops everything; the other waits for it, then finds nothing to drop.
-    assert sorted(map(len, outcomes)) == [0, len(_metadata().tables)]
+    # One drops everything (Alembic's record too); the other then finds nothing to drop.
+    assert sorted(map(len, outcomes)) == [0, len(_metadata().tables) + 1]
     assert inspect(tables.engine).get_table_names() == []
 
 
