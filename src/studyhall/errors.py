@@ -96,6 +96,14 @@ class DataConflictError(StudyhallError):
     """Raised when loading rows would mix them into existing data they do not belong to."""
 
 
+class MigrationError(StudyhallError):
+    """Raised when the database's Alembic revision does not allow a schema command.
+
+    Tables with no recorded revision, a revision these migrations do not know, or a stamp
+    that would record a wrong one.
+    """
+
+
 __all__ = [
     "AccessDeniedError",
     "CommitOutcomeUnknownError",
@@ -107,6 +115,7 @@ __all__ = [
     "DatabaseStatementError",
     "DatabaseUnavailableError",
     "LoginRefusedError",
+    "MigrationError",
     "NoActiveSessionError",
     "PoolExhaustedError",
     "ReadOnlyTransactionError",

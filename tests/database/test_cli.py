@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -429,3 +430,114 @@ def test_setup_in_an_empty_folder_uses_the_embedded_database(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "instance" / "studyhall.sqlite3").is_file()
     assert "(created)" in result.stdout and "Loaded the sample data at scale 1" in result.stdout
+
+
+# One schema, two ways to build it: `init` records the head, so `migrate` has nothing to do;
+# tables without a record are refused in one line that names the command to run.
+
+
+def forget_the_revision(settings):
+    """As `init` left a database before it recorded the head revision."""
+    engine = create_engine(settings.url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    engine.dispose()
+
+
+def one_line_error(result):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_init_then_migrate_is_a_no_op(fresh):
+    assert run("init").exit_code == 0
+    result = run("migrate")
+    assert result.exit_code == 0, result.output
+    assert f"migration: {migrations.head_revision()}" in result.stdout
+    assert f"migration: {migrations.head_revision()}" in run("status").stdout
+
+
+def test_migrate_of_tables_without_a_revision_says_to_stamp(fresh):
+    assert run("init").exit_code == 0
+    forget_the_revision(fresh)
+
+    line = one_line_error(run("migrate"))
+
+    assert "no Alembic revision" in line and "run `studyhall-db stamp`" in line
+    assert "migration: none" in run("status").stdout
+
+
+def test_stamp_records_the_head_and_migrate_then_has_nothing_to_do(fresh):
+    assert run("init").exit_code == 0
+    forget_the_revision(fresh)
+
+    stamped = run("stamp")
+
+    assert stamped.exit_code == 0, stamped.output
+    assert f"migration: {migrations.head_revision()}" in stamped.stdout
+    migrated = run("migrate")
+    assert migrated.exit_code == 0, migrated.output
+    assert run("seed").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["stamp", "nonesuch"], "No revision 'nonesuch'"),
+        (["stamp"], "none of the studyhall tables"),
+    ],
+)
+def test_stamp_refusals_are_one_line(fresh, args, says):
+    assert run("check").exit_code == 0  # the database exists, with no tables
+    line = one_line_error(run(*args))
+    assert says in line
+
+
+def test_stamp_with_a_revision_and_purge(fresh):
+    assert run("init").exit_code == 0
+    assert run("stamp", "base").exit_code == 0
+    assert "migration: none" in run("status").stdout
+    result = run("stamp", "--purge", migrations.head_revision())
+    assert result.exit_code == 0, result.output
+    assert f"migration: {migrations.head_revision()}" in result.stdout
+
+
+def test_an_installed_copy_finds_its_migrations_without_the_checkout(tmp_path):
+    # As from a wheel: the package alone, run from a folder with no alembic.ini.
+    site = tmp_path / "site"
+    shutil.copytree(
+        Path(cli.__file__).parents[1],
+        site / "studyhall",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    script = (
+        "import sys, studyhall\n"
+        "from studyhall.cli.commands import main\n"
+        f"assert studyhall.__file__.startswith({str(site)!r}), studyhall.__file__\n"
+        "main(sys.argv[1:])\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "DATABASE_URL": f"sqlite:///{work / 'copy.sqlite3'}",
+    }
+
+    def studyhall_db(*args):
+        return subprocess.run(
+            [sys.executable, "-c", script, *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    for args in (["setup"], ["migrate"], ["status"]):
+        result = studyhall_db(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    assert f"migration: {migrations.head_revision()}" in result.stdout

@@ -165,6 +165,23 @@ def migrate() -> None:
 
 
 @main.command()
+@click.argument("revision", default="head")
+@click.option(
+    "--purge", is_flag=True, help="Delete the recorded revision first (one this version lacks)."
+)
+def stamp(revision: str, purge: bool) -> None:
+    """Record REVISION (default: the newest) as the schema's migration; no table changes.
+
+    For tables built without a record (`init` before it recorded one) whose schema is
+    that revision's: `migrate` then starts from there.
+    """
+    database = DatabaseManager.initialize()
+    _require_server(database)
+    migrations.stamp(database, revision, purge=purge)
+    click.echo(f"migration: {migrations.current_revision(database) or 'none'}")
+
+
+@main.command()
 @click.option("--clear", is_flag=True, help="Delete every row first, then load afresh.")
 @SCALE
 @YES
@@ -317,5 +334,6 @@ __all__ = [
     "reset",
     "seed",
     "setup",
+    "stamp",
     "status",
 ]

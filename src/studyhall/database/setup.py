@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from sqlalchemy import Engine
 
-from studyhall import sample_data
+from studyhall import migrations, sample_data
 from studyhall.config import DatabaseSettings, is_production, load_settings
 from studyhall.db import default, schema
 from studyhall.db.engine import Database
@@ -119,12 +119,14 @@ class DatabaseManager:
     def create_tables(cls, *, lock_timeout: float = DDL_LOCK_TIMEOUT) -> list[str]:
         """Create every missing table; return the names of those created. Idempotent.
 
-        Waits at most `lock_timeout` seconds for another transaction's lock, then raises
-        ConflictError naming who holds it.
+        On a database with no studyhall table it also records the newest Alembic revision,
+        so a later `studyhall-db migrate` has nothing to do. A database with tables but no
+        recorded revision gets the missing tables and no record (`studyhall-db stamp`
+        adopts it); one at an older revision gets nothing and MigrationError (migrate it).
+        See `studyhall.migrations.create_tables`. Waits at most `lock_timeout` seconds for
+        another transaction's lock, then raises ConflictError naming who holds it.
         """
-        created = schema.create_tables(
-            cls.database().engine, Base.metadata, lock_timeout=lock_timeout
-        )
+        created = migrations.create_tables(cls.database().engine, lock_timeout=lock_timeout)
         log.info("Created %d table(s)", len(created))
         return created
 

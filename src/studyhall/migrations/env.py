@@ -1,8 +1,9 @@
 """Alembic environment: the URL comes from studyhall's configuration, never from a file.
 
-`studyhall.migrations` passes its settings in `config.attributes["settings"]`;
-the `alembic` command line resolves them with `load_settings()` (DATABASE_URL, DB_*,
-or the embedded SQLite file), as the application does.
+`studyhall.migrations` passes its settings in `config.attributes["settings"]`, or a
+connection to work in (`config.attributes["connection"]`: inside the caller's transaction,
+which the caller commits); the `alembic` command line resolves the settings with
+`load_settings()` (DATABASE_URL, DB_*, or the embedded SQLite file), as the application does.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        configure(given)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = build_engine(settings(), pooled=False)
     try:
         with engine.connect() as connection:
