@@ -26,6 +26,8 @@ _ACCEPTED: tuple[tuple[type[Any], tuple[type[Any], ...], str], ...] = (
     (sqltypes.Boolean, (bool,), "a bool"),
     (sqltypes.Integer, (int,), "an int"),
     (sqltypes.Numeric, (int, float, decimal.Decimal), "an int, float or Decimal"),
+    # Its own entry: since SQLAlchemy 2.1 a Float is no longer a Numeric.
+    (sqltypes.Float, (int, float, decimal.Decimal), "an int, float or Decimal"),
     (sqltypes.DateTime, (dt.datetime,), "a datetime"),
     (sqltypes.Date, (dt.date,), "a date"),
     (sqltypes.Time, (dt.time,), "a time"),

@@ -8,10 +8,9 @@ about what the hand-written JOIN costs (see benchmarks/my_courses.py). Use
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import and_, bindparam, select
 
 from studyhall.db.transaction import get_current_session
 from studyhall.models.course import Course, Subject
@@ -43,32 +42,33 @@ class StudentCourses(NamedTuple):
     courses: list[CourseSummary]
 
 
-@cache
-def _base_query() -> Select[tuple[int, str, str, int | None, str | None, int | None]]:
-    # Built once: statements are immutable, and building this join costs about as much
-    # as the rows it returns.
-    users, enrollments, courses = Student.__table__, Enrollment.__table__, Course.__table__
-    return (
-        select(
-            users.c.id,
-            users.c.first_name,
-            users.c.last_name,
-            courses.c.id,
-            courses.c.name,
-            courses.c.grade_level,
-        )
-        .select_from(users)
-        .outerjoin(
-            enrollments,
-            and_(
-                enrollments.c.student_id == users.c.id,
-                enrollments.c.status == EnrollmentStatus.ACTIVE.value,
-            ),
-        )
-        .outerjoin(courses, courses.c.id == enrollments.c.course_id)
-        .where(users.c.role == UserRole.STUDENT.value)
-        .order_by(users.c.id, courses.c.name, courses.c.id)
+# Built once, at import: statements are immutable, and building a join costs about as
+# much as the rows it returns. Their row types are inferred, not spelled out: SQLAlchemy
+# 2.0 writes them `Select[tuple[int, str]]` and 2.1 `Select[int, str]`.
+_users, _enrollments = Student.__table__, Enrollment.__table__
+_courses, _subjects = Course.__table__, Subject.__table__
+
+_STUDENT_COURSES = (
+    select(
+        _users.c.id,
+        _users.c.first_name,
+        _users.c.last_name,
+        _courses.c.id,
+        _courses.c.name,
+        _courses.c.grade_level,
     )
+    .select_from(_users)
+    .outerjoin(
+        _enrollments,
+        and_(
+            _enrollments.c.student_id == _users.c.id,
+            _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+        ),
+    )
+    .outerjoin(_courses, _courses.c.id == _enrollments.c.course_id)
+    .where(_users.c.role == UserRole.STUDENT.value)
+    .order_by(_users.c.id, _courses.c.name, _courses.c.id)
+)
 
 
 def student_courses(**filters: Any) -> list[StudentCourses]:
@@ -77,7 +77,7 @@ def student_courses(**filters: Any) -> list[StudentCourses]:
 
     Requires an active session.
     """
-    query = _base_query()
+    query = _STUDENT_COURSES
     if filters:
         query = query.where(*Student.filter_criteria(filters))
     result: list[StudentCourses] = []
@@ -94,38 +94,34 @@ def student_courses(**filters: Any) -> list[StudentCourses]:
     return result
 
 
-@cache
-def _cards_query() -> Select[tuple[int, str, int, str | None, int, str]]:
-    users, enrollments = Student.__table__, Enrollment.__table__
-    courses, subjects = Course.__table__, Subject.__table__
-    return (
-        select(
-            courses.c.id,
-            courses.c.name,
-            courses.c.grade_level,
-            courses.c.description,
-            courses.c.subject_id,
-            subjects.c.name,
-        )
-        .select_from(enrollments)
-        .join(users, users.c.id == enrollments.c.student_id)
-        .join(courses, courses.c.id == enrollments.c.course_id)
-        .join(subjects, subjects.c.id == courses.c.subject_id)
-        .where(
-            users.c.id == bindparam("student_id"),
-            users.c.role == UserRole.STUDENT.value,
-            # A deactivated account sees nothing, as get_courses() would show it.
-            users.c.is_active.is_(True),
-            enrollments.c.status == EnrollmentStatus.ACTIVE.value,
-        )
-        .order_by(courses.c.name, courses.c.id)
+_COURSE_CARDS = (
+    select(
+        _courses.c.id,
+        _courses.c.name,
+        _courses.c.grade_level,
+        _courses.c.description,
+        _courses.c.subject_id,
+        _subjects.c.name,
     )
+    .select_from(_enrollments)
+    .join(_users, _users.c.id == _enrollments.c.student_id)
+    .join(_courses, _courses.c.id == _enrollments.c.course_id)
+    .join(_subjects, _subjects.c.id == _courses.c.subject_id)
+    .where(
+        _users.c.id == bindparam("student_id"),
+        _users.c.role == UserRole.STUDENT.value,
+        # A deactivated account sees nothing, as get_courses() would show it.
+        _users.c.is_active.is_(True),
+        _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+    )
+    .order_by(_courses.c.name, _courses.c.id)
+)
 
 
 def course_cards(student_id: int) -> list[CourseCard]:
     """An active student's active courses with their subject names, ordered by name, as
     read-only rows in one SELECT. Requires an active session."""
-    rows = get_current_session().execute(_cards_query(), {"student_id": student_id})
+    rows = get_current_session().execute(_COURSE_CARDS, {"student_id": student_id})
     return [CourseCard(*row) for row in rows]
 
 

@@ -199,7 +199,7 @@ def _finish(
     if study_session.started_at is not None:
         elapsed = ended - study_session.started_at
         study_session.duration_seconds = max(0, round(elapsed.total_seconds()))
-        get_current_session().flush([study_session])
+        get_current_session().flush()
     return study_session
 
 
@@ -220,7 +220,9 @@ def _transition(
     current = session.get(StudySession, session_id, populate_existing=True)
     if current is None:
         raise _not_found("study session", session_id)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    # A DML statement's result is a CursorResult; SQLAlchemy 2.0.41 types it so, later
+    # releases as Result, which has no rowcount: the ignore is needed on those only.
+    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
         wanted = " or ".join(status.value for status in allowed)
         raise InvalidTransitionError(
             f"Cannot {verb} study session {session_id}: it is {current.status.value}, and "
