@@ -541,3 +541,21 @@ def test_an_installed_copy_finds_its_migrations_without_the_checkout(tmp_path):
         result = studyhall_db(*args)
         assert result.returncode == 0, (args, result.stderr)
     assert f"migration: {migrations.head_revision()}" in result.stdout
+
+
+WHEEL_JOB = Path(__file__).resolve().parents[2] / ".ci" / "wheel"
+
+
+def test_the_wheel_installed_in_a_fresh_venv_migrates_and_serves_pages():
+    # The CI job itself (~50 s: it builds the wheel and installs its dependencies from the
+    # package index): setup, migrate, status and two pages, from the installed package only.
+    result = subprocess.run(
+        [str(WHEEL_JOB)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "/login and /my_courses rendered" in result.stdout
+    assert "site-packages/studyhall" in result.stdout
