@@ -102,12 +102,15 @@ def test_requires_new_inside_a_unit_fails_fast_when_every_thread_holds_one(
 def test_a_thread_holding_nothing_waits_the_normal_timeout(db_settings: DatabaseSettings) -> None:
     db = small_database(db_settings, pool_size=1, timeout=POOL_TIMEOUT)
     try:
-        waiting = threading.Event()
+        asked: list[float] = []
+        got: list[float] = []
 
         def wait_for_the_only_connection(index: int) -> float:
-            waiting.set()
+            asked.append(time.monotonic())
             with db.unit_of_work(read_only=True) as session:
-                return float(session.execute(text("SELECT 1")).scalar_one())
+                value = float(session.execute(text("SELECT 1")).scalar_one())
+                got.append(time.monotonic())  # the connection is taken at the first statement
+                return value
 
         with db.unit_of_work(read_only=True) as holder:
             holder.execute(text("SELECT 1"))
@@ -116,12 +119,18 @@ def test_a_thread_holding_nothing_waits_the_normal_timeout(db_settings: Database
                 target=lambda: results.extend(run_threads(1, wait_for_the_only_connection))
             )
             thread.start()
-            assert waiting.wait(THREAD_JOIN)
-            # Keep the connection well past HELD_TIMEOUT: a thread that holds nothing
-            # must still be waiting (for up to the pool timeout) when it is returned.
-            time.sleep(HELD_TIMEOUT * 2.5)
+            # Keep the connection until the other thread has been asking for twice
+            # HELD_TIMEOUT: holding nothing, it must still be waiting (for up to the pool
+            # timeout) when the connection comes back, not have given up after HELD_TIMEOUT.
+            deadline = time.monotonic() + THREAD_JOIN
+            while not asked or time.monotonic() - asked[0] < HELD_TIMEOUT * 2:
+                assert time.monotonic() < deadline, "the other thread never asked"
+                assert not got, "the other thread got the only connection while it was held"
+                time.sleep(0.01)
+            released = time.monotonic()
         thread.join(THREAD_JOIN)
         assert results == [1.0]
+        assert got[0] >= released
     finally:
         db.dispose()
 
