@@ -26,16 +26,10 @@ from studyhall.errors import ConflictError, StudyhallError
 
 # Seconds a create or drop waits for another transaction's lock before giving up.
 DDL_LOCK_TIMEOUT = 10.0
-# A create that lost a race to another one (table already exists) looks again this often.
-CREATE_ATTEMPTS = 3
 
 # PostgreSQL advisory lock key of studyhall's DDL (advisory locks are per database).
 _ADVISORY_KEY = 0x5354_5544_5948_414C  # "STUDYHAL"
 _DRIVER_MODULES = ("pymysql", "MySQLdb", "psycopg", "psycopg2", "sqlite3")
-# MySQL 1050 table exists; PostgreSQL 42P07 duplicate_table, 23505 unique_violation
-# (a catalog row of a table created at the same moment), 42710 duplicate_object.
-_MYSQL_EXISTS_CODES = frozenset({1050})
-_POSTGRES_EXISTS_STATES = frozenset({"42P07", "23505", "42710"})
 
 
 def driver_error(exc: BaseException) -> BaseException | None:
@@ -52,11 +46,6 @@ def driver_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _mysql_code(orig: BaseException | None) -> int | None:
-    args = getattr(orig, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
 def names_missing_database(exc: BaseException) -> bool:
     """Whether connecting failed because the configured database does not exist (yet)."""
     return classify(driver_error(exc)) == "unknown_database"
@@ -66,28 +55,6 @@ def is_lock_conflict(exc: BaseException) -> bool:
     """Whether `exc` is a lock wait timeout, a deadlock or a busy SQLite file."""
     condition = classify(driver_error(exc))
     return condition is not None and CONDITIONS[condition] is ConflictError
-
-
-def _lost_create_race(exc: BaseException) -> bool:
-    orig = driver_error(exc)
-    if orig is None:
-        return False
-    if _mysql_code(orig) in _MYSQL_EXISTS_CODES:
-        return True
-    if getattr(orig, "sqlstate", None) in _POSTGRES_EXISTS_STATES:
-        return True
-    return type(orig).__module__ == "sqlite3" and "already exists" in str(orig)
-
-
-def create_tables(
-    engine: Engine, metadata: MetaData, *, lock_timeout: float = DDL_LOCK_TIMEOUT
-) -> list[str]:
-    """Create every missing table of `metadata`; return the names of those created."""
-    names = [table.name for table in metadata.sorted_tables]
-    with ddl_connection(engine, lock_timeout, "create the tables", names) as conn:
-        existing = set(inspect(conn).get_table_names())
-        metadata.create_all(conn)
-    return [name for name in names if name not in existing]
 
 
 def drop_tables(
@@ -364,9 +331,7 @@ def _conflict_message(
 
 
 __all__ = [
-    "CREATE_ATTEMPTS",
     "DDL_LOCK_TIMEOUT",
-    "create_tables",
     "ddl_connection",
     "driver_error",
     "drop_tables",
