@@ -13,6 +13,13 @@ fixtures available:
   opens (`@with_db_session`, `DatabaseManager.get_session()`, `requires_new`, `nested`)
   runs on the test's connection inside a SAVEPOINT, so its COMMITs, savepoints and
   on_commit callbacks behave as in production and still leave nothing behind.
+- `db_statements` (per test): counts the SQL statements a block sends to the process's
+  default Database (inside `db_session`, the test's database). `with db_statements(3):`
+  fails, listing them, unless the block sends exactly 3; `with db_statements.record() as
+  seen:` gives `seen.statements` (SQL text, no parameter values) and `seen.count`.
+  SAVEPOINTs are not counted, so a count is the same inside `db_session` as in
+  production; `all_threads=True` counts other threads' statements too
+  (`studyhall.db.recording`).
 
 The public API under the fixtures, for tests that need no fixture or another database:
 
@@ -37,7 +44,7 @@ commits instead.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 from sqlalchemy import Engine
@@ -46,6 +53,7 @@ from sqlalchemy.orm import Session
 from studyhall.database import DatabaseManager
 from studyhall.db import default
 from studyhall.db.engine import Database
+from studyhall.db.recording import StatementRecorder, assert_num_statements, record_statements
 
 
 @contextmanager
@@ -96,9 +104,31 @@ def db_session(db_database: Database) -> Iterator[Session]:
             session.close()
 
 
+class StatementCounter:
+    """What `db_statements` gives: statement counts on the process's default Database."""
+
+    def __call__(
+        self, expected: int, *, all_threads: bool = False
+    ) -> AbstractContextManager[StatementRecorder]:
+        """A block that must send exactly `expected` statements (AssertionError otherwise)."""
+        return assert_num_statements(expected, all_threads=all_threads)
+
+    def record(self, *, all_threads: bool = False) -> AbstractContextManager[StatementRecorder]:
+        """A block whose statements are recorded: `.statements`, `.count`."""
+        return record_statements(all_threads=all_threads)
+
+
+@pytest.fixture
+def db_statements() -> StatementCounter:
+    """Count or assert the statements a block sends (see `StatementCounter`)."""
+    return StatementCounter()
+
+
 __all__ = [
+    "StatementCounter",
     "db_database",
     "db_engine",
     "db_session",
+    "db_statements",
     "rolled_back",
 ]
