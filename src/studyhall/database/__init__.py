@@ -37,7 +37,7 @@ from studyhall.errors import (
     TransactionRolledBackError,
     UnsafeOperationError,
 )
-from studyhall.models.errors import InvalidFilterError, ModelError
+from studyhall.models.errors import InvalidCursorError, InvalidFilterError, ModelError
 
 __all__ = [
     "AccessDeniedError",
@@ -51,6 +51,7 @@ __all__ = [
     "DatabaseSettings",
     "DatabaseStatementError",
     "DatabaseUnavailableError",
+    "InvalidCursorError",
     "InvalidFilterError",
     "LoginRefusedError",
     "MigrationError",

@@ -5,8 +5,9 @@ from studyhall.models.assessment import Assessment, AssessmentChoice, Assessment
 from studyhall.models.base import Base, TimestampMixin
 from studyhall.models.course import Course, LearningUnit, Subject
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
-from studyhall.models.errors import InvalidFilterError, ModelError
+from studyhall.models.errors import InvalidCursorError, InvalidFilterError, ModelError
 from studyhall.models.evaluation import Evaluation
+from studyhall.models.pagination import KeysetPage, Page
 from studyhall.models.qa_resource import Difficulty, QAResource
 from studyhall.models.school import School, SchoolClass
 from studyhall.models.study_session import (
@@ -32,11 +33,14 @@ __all__ = [
     "EnrollmentStatus",
     "Evaluation",
     "HomeHoursStudySession",
+    "InvalidCursorError",
     "InvalidFilterError",
+    "KeysetPage",
     "LearningUnit",
     "Manager",
     "MessageRole",
     "ModelError",
+    "Page",
     "Parent",
     "QAResource",
     "School",

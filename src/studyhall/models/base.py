@@ -6,7 +6,7 @@ they work inside `with DatabaseManager.get_session():` or a `@with_db_session` f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self, overload
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import (
 from studyhall.db.transaction import get_current_session
 from studyhall.models.errors import InvalidFilterError
 from studyhall.models.filters import check_value
+from studyhall.models.pagination import KeysetPage, OrderBy, Page, keyset_page, offset_page
 from studyhall.models.types import utcnow
 
 NAMING_CONVENTION = {
@@ -103,20 +104,68 @@ class Base(DeclarativeBase):
 
     @overload
     @classmethod
-    def get_by(cls, *, first: Literal[False] = ..., **filters: Any) -> list[Self]: ...
+    def get_by(
+        cls, *, first: Literal[False] = ..., limit: int | None = ..., **filters: Any
+    ) -> list[Self]: ...
 
     @classmethod
-    def get_by(cls, *, first: bool = False, **filters: Any) -> Self | None | list[Self]:
+    def get_by(
+        cls, *, first: bool = False, limit: int | None = None, **filters: Any
+    ) -> Self | None | list[Self]:
         """Rows matching every filter, ordered by primary key; with `first`, one row or None.
 
-        Requires an active session. See `filter_criteria` for the filter forms.
+        `limit` keeps the first `limit` rows. Requires an active session. See
+        `filter_criteria` for the filter forms; `page` and `keyset_page` for pages.
         """
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
+            raise InvalidFilterError(f"limit must be an int >= 0 or None; it was given {limit!r}.")
+        if first and limit is not None:
+            raise InvalidFilterError("first=True reads one row; pass either first or limit.")
         criteria = cls.filter_criteria(filters)
         query = select(cls).where(*criteria).order_by(*cls._primary_key())
         session = get_current_session()
         if first:
             return session.scalars(query.limit(1)).first()
+        if limit is not None:
+            query = query.limit(limit)
         return list(session.scalars(query))
+
+    @classmethod
+    def page(
+        cls,
+        page: int = 1,
+        per_page: int = 20,
+        *,
+        count: bool = False,
+        order_by: OrderBy | Sequence[OrderBy] | None = None,
+        **filters: Any,
+    ) -> Page[Self]:
+        """Page `page` (from 1) of the rows matching `filters`, `per_page` (1 to 100) a page.
+
+        Ordered by `order_by` (names, '-name' for descending, columns or their `.desc()`),
+        then the primary key. `has_next` costs no COUNT; `count=True` fills `total` and
+        `pages` with one more statement. Requires an active session.
+        """
+        return offset_page(cls, page, per_page, count, order_by, filters)
+
+    @classmethod
+    def keyset_page(
+        cls,
+        after: str | None = None,
+        per_page: int = 20,
+        *,
+        order_by: OrderBy | Sequence[OrderBy] | None = None,
+        **filters: Any,
+    ) -> KeysetPage[Self]:
+        """The rows matching `filters` after the cursor `after` (None: the first page).
+
+        Ordered as in `page`; pass each page's `next_cursor` as the next `after`, with the
+        same order. Raises InvalidCursorError for a cursor this order did not make.
+        Requires an active session.
+        """
+        return keyset_page(cls, after, per_page, order_by, filters)
 
     @classmethod
     def get(cls, ident: Any) -> Self | None:

@@ -19,7 +19,15 @@ class InvalidFilterError(ModelError, ValueError):
     """
 
 
+class InvalidCursorError(InvalidFilterError):
+    """Raised by `keyset_page` for a cursor it did not make: malformed, altered, signed with
+    another key, or made for another model or order. A client's error (HTTP 400 in the app):
+    start again from the first page.
+    """
+
+
 __all__ = [
+    "InvalidCursorError",
     "InvalidFilterError",
     "ModelError",
 ]
