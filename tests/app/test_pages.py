@@ -7,9 +7,9 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from studyhall.database import DatabaseManager
+from studyhall.db.recording import record_statements
 from studyhall.models import (
     Course,
     Enrollment,
@@ -178,18 +178,9 @@ def test_my_courses_costs_the_same_statements_for_many_courses(
 
 
 def _statements(client: FlaskClient, path: str) -> int:
-    engine = DatabaseManager.database().engine
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with record_statements() as seen:
         assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(seen)
+    return seen.count
 
 
 def test_signed_in_pages_are_never_cached(client: FlaskClient, world: World) -> None:

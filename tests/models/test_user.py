@@ -17,7 +17,6 @@ from studyhall.models import (
 )
 from studyhall.queries import course_cards, student_courses
 from tests.models.factories import PASSWORD_HASH, World, make_student, make_world
-from tests.models.statements import selects
 
 
 def enroll_in_more(world: World, courses: int) -> list[int]:
@@ -46,7 +45,7 @@ def test_get_courses_lists_active_enrollments_by_name(db_session):
         assert [c.id for c in courses] == [world.course.id, *extra]
 
 
-def test_course_cards_match_get_courses_in_one_select(db_session):
+def test_course_cards_match_get_courses_in_one_select(db_session, db_statements):
     with DatabaseManager.get_session() as session:
         world = make_world(students=2)
         extra = enroll_in_more(world, 3)
@@ -55,9 +54,8 @@ def test_course_cards_match_get_courses_in_one_select(db_session):
             student_id=other.id, course_id=extra[0], first=True
         ).status = EnrollmentStatus.DROPPED
         session.flush()
-        with selects(DatabaseManager.database().engine) as seen:
+        with db_statements(1):
             cards = course_cards(student.id)
-        assert len(seen) == 1
         assert [c.id for c in cards] == [c.id for c in student.get_courses()]
         assert {c.subject_name for c in cards} == {world.subject.name}
         assert extra[0] not in [c.id for c in course_cards(other.id)]
@@ -67,29 +65,27 @@ def test_course_cards_match_get_courses_in_one_select(db_session):
 
 
 @pytest.mark.parametrize("students", [2, 9])
-def test_list_with_courses_costs_two_selects_for_any_number(db_session, students):
+def test_list_with_courses_costs_two_selects_for_any_number(db_session, db_statements, students):
     with DatabaseManager.get_session():
         world = make_world(students=students)
         extra = enroll_in_more(world, 2)
-    with DatabaseManager.get_session(), selects(DatabaseManager.database().engine) as seen:
+    with DatabaseManager.get_session(), db_statements(2):
         listed = Student.list_with_courses()
         pages = [(s.email, [c.id for c in s.courses]) for s in listed]
-    assert len(seen) == 2, seen
     assert pages == [
         (f"student{n}@example.org", [world.course.id, *extra]) for n in range(students)
     ]
 
 
 @pytest.mark.parametrize("students", [2, 9])
-def test_courses_overview_costs_one_select_for_any_number(db_session, students):
+def test_courses_overview_costs_one_select_for_any_number(db_session, db_statements, students):
     with DatabaseManager.get_session():
         world = make_world(students=students)
         extra = enroll_in_more(world, 2)
         idle = make_student(99).id
-    with DatabaseManager.get_session(), selects(DatabaseManager.database().engine) as seen:
+    with DatabaseManager.get_session(), db_statements(2):  # one per call
         rows = student_courses()
         only_idle = student_courses(id=idle)
-    assert len(seen) == 2, seen  # one per call
     expected = [world.course.id, *extra]
     assert [(r.student_id, [c.id for c in r.courses]) for r in rows] == [
         *((s.id, expected) for s in world.students),
