@@ -11,7 +11,7 @@ on SQLite and MariaDB in one process:
 
 Every variant's result is checked equal to (d)'s before timing. Variants alternate in
 rounds so that a noisy machine hits each alike; the time ratio to (d) is the median of
-the per-round ratios. Statements are counted with a `before_cursor_execute` listener in
+the per-round ratios. Statements are counted with `studyhall.db.recording` in
 a separate pass (BEGIN is not counted). Exits 1 when (c) misses the target.
 
 Run: `.venv/bin/python -m benchmarks.my_courses [--rounds 15] [--backends sqlite,mariadb]`.
@@ -27,18 +27,18 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import URL, make_url
 
 from benchmarks.common import MARIADB_URL
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.recording import record_statements
 from studyhall.models import (
     Course,
     Enrollment,
@@ -168,21 +168,6 @@ VARIANTS: dict[str, tuple[Callable[[], Any], Callable[[Any], Page]]] = {
 }
 
 
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def measure(rounds: int) -> dict[str, tuple[int, float, float]]:
     """Per variant: statements per load, milliseconds per load, ratio to the baseline."""
     engine = DatabaseManager.database().engine
@@ -192,11 +177,11 @@ def measure(rounds: int) -> dict[str, tuple[int, float, float]]:
         raise RuntimeError("The benchmark data is not 200 students x 5 active courses.")
     statements: dict[str, int] = {}
     for name, (load, as_page) in VARIANTS.items():
-        with counting(engine) as issued:
+        with record_statements(engine) as issued:
             page = as_page(load())
         if page != expected:
             raise RuntimeError(f"{name} loaded other courses than the hand-written JOIN.")
-        statements[name] = len(issued)
+        statements[name] = issued.count
     seconds: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
         for name, (load, _) in VARIANTS.items():

@@ -56,6 +56,7 @@ from studyhall.app.auth import role_required, signed_in
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, with_db_session
 from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.recording import record_statements
 from studyhall.models import (
     Course,
     Enrollment,
@@ -307,9 +308,6 @@ def bench_database() -> Iterator[DatabaseSettings]:
 def statements_by_course_count(settings: DatabaseSettings) -> dict[int, int]:
     """Statements of one ORM `/my_courses` for a student with a few, then every, course."""
     app = create_app({"SECRET_KEY": SECRET, "DATABASE_SETTINGS": settings})
-    engine = DatabaseManager.database().engine
-    seen: list[object] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
 
     @with_db_session
     def first_student() -> int:
@@ -336,9 +334,9 @@ def statements_by_course_count(settings: DatabaseSettings) -> dict[int, int]:
         cookie.update(user_id=student_id, role=UserRole.STUDENT.value, name="bench")
 
     def measure() -> tuple[int, int]:
-        seen.clear()
-        page = client.get("/my_courses").get_data(as_text=True)
-        return page.count('<li class="card">'), len(seen)
+        with record_statements() as seen:
+            page = client.get("/my_courses").get_data(as_text=True)
+        return page.count('<li class="card">'), seen.count
 
     counts = dict([measure()])
     enroll_in_more_courses(student_id, EXTRA_COURSES)
