@@ -12,6 +12,10 @@ that the noise of a shared machine hits every variant alike:
       COMMIT)
   ref: (a) on an engine that never resets on check-in: unsafe, but the bound on what
       skipping the check-in ROLLBACK can save on this machine
+  (g) (a)'s loop on studyhall's own engine (`build_engine`) with the slow-statement log
+      off (DB_SLOW_MS=0), (h) the same with it on (200 ms; (b) to (d) have it on too), and
+      ref: (g) plus a slow-statement timer on engine-level `before_cursor_execute` /
+      `after_cursor_execute` listeners, the hook the log does not use, for comparison
 
 Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
 to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sqlite3
 import statistics
 import tempfile
@@ -44,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-from sqlalchemy import String, create_engine, text
+from sqlalchemy import String, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -52,7 +57,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.db.backends import drop_database, engine_options, ensure_database
+from studyhall.db.backends import build_engine, drop_database, engine_options, ensure_database
 
 ROWS = 100
 ROUND = 50  # units per variant per round: short, so a burst of noise hits neighbours alike
@@ -125,7 +130,7 @@ def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
 
 def build_variants(
     settings: DatabaseSettings,
-    engines: tuple[Engine, Engine],
+    engines: tuple[Engine, ...],
     flask_app: Any,
     flask_db: Any,
 ) -> list[Variant]:
@@ -164,7 +169,7 @@ def build_variants(
         for i in range(count):
             raw(key(i))
 
-    bare_engine, unreset_engine = engines
+    bare_engine, unreset_engine, log_off, log_on, cursor_events = engines
     return [
         Variant("(a) bare Session", bare_on(bare_engine)),
         Variant("(b) @with_db_session", decorated),
@@ -175,7 +180,30 @@ def build_variants(
         # (a) minus the pool's ROLLBACK on check-in, never resetting at all: unsafe, shown
         # only as the most that skipping that ROLLBACK can save here.
         Variant("ref: (a) never reset", bare_on(unreset_engine)),
+        Variant("(g) studyhall, slow log off", bare_on(log_off)),
+        Variant("(h) studyhall, slow log on", bare_on(log_on)),
+        Variant("ref: (g) + cursor events", bare_on(cursor_events)),
     ]
+
+
+def slow_log_engines(settings: DatabaseSettings) -> tuple[Engine, Engine, Engine]:
+    """Studyhall engines with the slow-statement log off, on, and off but with a timer on
+    engine-level cursor events instead (what that hook would cost)."""
+    off = dataclasses.replace(settings, slow_ms=0)
+    on = dataclasses.replace(settings, slow_ms=200)
+    with_events = build_engine(off)
+    threshold = 0.2
+
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        rest[1].studyhall_started = time.perf_counter()  # rest: parameters, context, many
+
+    def after(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if time.perf_counter() - rest[1].studyhall_started > threshold:
+            print(f"slow: {statement[:80]}")
+
+    event.listen(with_events, "before_cursor_execute", before)
+    event.listen(with_events, "after_cursor_execute", after)
+    return build_engine(off), build_engine(on), with_events
 
 
 def raw_unit(settings: DatabaseSettings) -> Callable[[int], None]:
@@ -369,6 +397,7 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
     engines = (
         create_engine(settings.url, **plain_options(settings)),
         create_engine(settings.url, **plain_options(settings), pool_reset_on_return=None),
+        *slow_log_engines(settings),
     )
     variants = build_variants(settings, engines, app, db)
     try:

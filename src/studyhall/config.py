@@ -58,9 +58,11 @@ POOL_LIMITS: dict[str, tuple[float, float, float]] = {
     "DB_WRITE_TIMEOUT": (30, 1, 86400),
     # PostgreSQL's server-side statement_timeout; 0 = off.
     "DB_STATEMENT_TIMEOUT": (0, 0, 86400),
+    # Statements slower than this many milliseconds are logged once at WARNING; 0 = off.
+    "DB_SLOW_MS": (200, 0, 86_400_000),
 }
 # The settings above given in whole numbers; the others accept fractions of a second.
-INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT")
+INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT", "DB_SLOW_MS")
 
 _announced_embedded = False
 
@@ -92,6 +94,7 @@ class DatabaseSettings:
     read_timeout: float = 30.0
     write_timeout: float = 30.0
     statement_timeout: float = 0.0
+    slow_ms: int = 200
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
     # as connect_args: in the URL's query string they would show wherever it is printed.
@@ -143,7 +146,7 @@ class DatabaseSettings:
             f"pool_size={self.pool_size}, max_overflow={self.max_overflow}, "
             f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout}, "
             f"read_timeout={self.read_timeout:g}, write_timeout={self.write_timeout:g}, "
-            f"statement_timeout={self.statement_timeout:g})"
+            f"statement_timeout={self.statement_timeout:g}, slow_ms={self.slow_ms})"
         )
 
     __str__ = __repr__
@@ -268,6 +271,7 @@ def load_settings(
         read_timeout=float(pool["read_timeout"]),
         write_timeout=float(pool["write_timeout"]),
         statement_timeout=float(pool["statement_timeout"]),
+        slow_ms=int(pool["slow_ms"]),
     )
 
 

@@ -24,6 +24,7 @@ from studyhall.db.backends.pooling import needs_reset
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
 from studyhall.db.error_translation import install_error_translation
 from studyhall.db.pool import StudyhallQueuePool
+from studyhall.db.slow_statements import install as install_slow_statement_log
 
 # Every wait of a health check's own connection (connect, read, write), in seconds.
 PROBE_TIMEOUT = 1.5
@@ -76,6 +77,7 @@ def build_engine(
         mysql.install(engine)
     pooling.install(engine)
     install_error_translation(engine, settings)
+    install_slow_statement_log(engine, settings)
     return engine
 
 

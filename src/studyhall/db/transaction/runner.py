@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from studyhall.db.retry import backoff_delay, is_retryable
 from studyhall.db.session import BROKEN, DEPTH, refuse_broken
+from studyhall.db.slow_statements import owner_name
 from studyhall.db.transaction.context import active_session
 from studyhall.db.transaction.units import Propagation, UnitOfWork, fail_joined
 from studyhall.errors import TransactionRolledBackError
@@ -41,6 +42,7 @@ def run_in_unit(
     # A read-only call goes through UnitOfWork even when it joins: that is where a
     # joined unit of work is made read-only while the call runs.
     joins = propagation in ("required", "mandatory") and not read_only
+    owner = owner_name(func)  # what the slow-statement log names as the unit's owner
 
     if inspect.iscoroutinefunction(func):
 
@@ -49,7 +51,7 @@ def run_in_unit(
             current = active_session()
             if retries and (current is None or propagation == "requires_new"):
                 return await _run_with_retries_async(func, unit, retries, args, kwargs)
-            with unit():
+            with _owned(unit(), owner):
                 return await func(*args, **kwargs)
 
         return async_wrapper
@@ -70,19 +72,25 @@ def run_in_unit(
                 info[DEPTH] -= 1
         if retries and (current is None or propagation == "requires_new"):
             return _run_with_retries(func, unit, retries, args, kwargs)
-        with unit():
+        with _owned(unit(), owner):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def _owned(uow: UnitOfWork, owner: str) -> UnitOfWork:
+    uow.owner = owner
+    return uow
 
 
 def _run_with_retries(
     func: Callable[..., R], unit: UnitFactory, retries: int, args: Any, kwargs: Any
 ) -> R:
     attempt = 0
+    owner = owner_name(func)
     while True:
         attempt += 1
-        uow = unit()
+        uow = _owned(unit(), owner)
         session = uow.__enter__()
         try:
             result = func(*args, **kwargs)
@@ -100,9 +108,10 @@ async def _run_with_retries_async(
     func: Callable[..., Awaitable[R]], unit: UnitFactory, retries: int, args: Any, kwargs: Any
 ) -> R:
     attempt = 0
+    owner = owner_name(func)
     while True:
         attempt += 1
-        uow = unit()
+        uow = _owned(unit(), owner)
         session = uow.__enter__()
         try:
             result = await func(*args, **kwargs)

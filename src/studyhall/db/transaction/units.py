@@ -9,6 +9,7 @@ the session refuses every statement until that scope's boundary exits.
 
 from __future__ import annotations
 
+import sys
 from contextvars import Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +28,7 @@ from studyhall.db.session import (
     opened_in_this_process,
     rolled_back_message,
 )
+from studyhall.db.slow_statements import unit_owner
 from studyhall.db.transaction.callbacks import run_ready_callbacks
 from studyhall.db.transaction.context import active_session, current_session
 from studyhall.errors import (
@@ -201,6 +203,8 @@ class UnitOfWork:
         "_context",
         "_scope",
         "_made_read_only",
+        "owner",
+        "_owner_token",
     )
 
     def __init__(
@@ -221,6 +225,9 @@ class UnitOfWork:
         self._context: SessionContext | None = None
         self._scope: SavepointScope | None = None
         self._made_read_only = False
+        # The owner's name for the slow-statement log; None: the code that enters the unit.
+        self.owner: str | None = None
+        self._owner_token: Token[str | None] | None = None
 
     def __enter__(self) -> Session:
         current = active_session()
@@ -256,19 +263,39 @@ class UnitOfWork:
             self._made_read_only = True
 
     def _open(self) -> Session:
+        owner = self.owner
+        if owner is None:
+            # Called by __enter__, called by the code with the `with` statement.
+            frame = sys._getframe(2)
+            owner = f"{frame.f_globals.get('__name__')}.{frame.f_code.co_qualname}"
         session = self.session_factory()
         if self.read_only:
             session.info[READ_ONLY] = True
         context = SessionContext(session)
         context.__enter__()
+        self._owner_token = unit_owner.set(owner)
         self._mode, self._session, self._context = _OWN, session, context
         if self.isolation_level is not None:
             try:
                 session.connection(execution_options={"isolation_level": self.isolation_level})
             except BaseException as exc:
-                context.__exit__(type(exc), exc, exc.__traceback__)
+                self._exit_owner(context, type(exc), exc, exc.__traceback__)
                 raise
         return session
+
+    def _exit_owner(
+        self,
+        context: SessionContext,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            context.__exit__(exc_type, exc, tb)
+        finally:
+            token, self._owner_token = self._owner_token, None
+            if token is not None:
+                unit_owner.reset(token)
 
     def __exit__(
         self,
@@ -306,7 +333,7 @@ class UnitOfWork:
         if mode == _OWN:
             context, self._context = self._context, None
             assert context is not None
-            context.__exit__(exc_type, exc, tb)
+            self._exit_owner(context, exc_type, exc, tb)
         elif mode == _SAVEPOINT:
             scope, self._scope = self._scope, None
             assert scope is not None

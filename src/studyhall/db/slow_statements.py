@@ -1,0 +1,124 @@
+"""The slow-statement log: a statement slower than `DB_SLOW_MS` is logged once at WARNING.
+
+The line gives the duration, the owner of the unit of work that ran it (the function
+decorated by `@with_db_session` that owns the unit, or the code that opened
+`get_session()`; units of work record it in `unit_owner`) and the SQL text with its
+placeholders: never a parameter value, and never a secret of the settings.
+
+The timing hook is the dialect's `do_execute` event (and its `executemany` and
+no-parameter siblings): the listener runs the driver's execute itself, between two clock
+readings. Studyhall's error translation (`handle_error`) already puts the dialect on its
+event path, so this adds one function call per statement. An engine-level
+`before_cursor_execute` / `after_cursor_execute` pair would instead move every
+statement, BEGIN and COMMIT onto SQLAlchemy's slower connection-event path
+(benchmarks/session_overhead.py measures both). What is timed is the driver's execute:
+the whole result on MySQL / MariaDB and PostgreSQL (client-side cursors), up to the first
+row on SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from studyhall.config import DatabaseSettings
+from studyhall.log import get_logger
+
+log = get_logger(__name__)
+
+MAX_STATEMENT_CHARS = 500
+NO_OWNER = "(no unit of work)"
+_MARK = "_studyhall_slow_statements"
+
+# The qualified name of the function (or code) that owns the running unit of work; set by
+# the owner for the unit's life, its token reset when the unit ends.
+unit_owner: ContextVar[str | None] = ContextVar("studyhall.unit_owner", default=None)
+
+
+def owner_name(func: Callable[..., Any]) -> str:
+    """`module.qualname` of `func`, as the log names an owner."""
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"
+
+
+def describe(statement: str, secrets: Iterable[str] = ()) -> str:
+    """`statement` on one line, every secret masked, cut to about MAX_STATEMENT_CHARS."""
+    text = " ".join(statement.split())
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if len(text) > MAX_STATEMENT_CHARS:
+        text = text[:MAX_STATEMENT_CHARS] + " ..."
+    return text
+
+
+def install(engine: Engine, settings: DatabaseSettings) -> None:
+    """Time every statement of `engine`; nothing is installed when `slow_ms` is 0."""
+    if settings.slow_ms <= 0:
+        return
+    threshold = settings.slow_ms / 1000
+    secrets = tuple(settings.secrets)
+    dialect = engine.dialect
+    clock = time.perf_counter
+
+    def report(elapsed: float, statement: str) -> None:
+        log.warning(
+            "Slow statement (%.0f ms) in %s: %s",
+            elapsed * 1000,
+            unit_owner.get() or NO_OWNER,
+            describe(statement, secrets),
+        )
+
+    # Each listener runs the execute and returns True: SQLAlchemy then skips its own call.
+    def timed_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        start = clock()
+        try:
+            dialect.do_execute(cursor, statement, parameters, context)
+        finally:
+            elapsed = clock() - start
+            if elapsed > threshold:
+                report(elapsed, statement)
+        return True
+
+    def timed_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        start = clock()
+        try:
+            dialect.do_executemany(cursor, statement, parameters, context)
+        finally:
+            elapsed = clock() - start
+            if elapsed > threshold:
+                report(elapsed, statement)
+        return True
+
+    def timed_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        start = clock()
+        try:
+            dialect.do_execute_no_params(cursor, statement, context)
+        finally:
+            elapsed = clock() - start
+            if elapsed > threshold:
+                report(elapsed, statement)
+        return True
+
+    setattr(timed_execute, _MARK, True)
+    event.listen(engine, "do_execute", timed_execute)
+    event.listen(engine, "do_executemany", timed_executemany)
+    event.listen(engine, "do_execute_no_params", timed_no_params)
+
+
+def is_installed(engine: Engine) -> bool:
+    """Whether `engine` logs slow statements."""
+    return any(getattr(fn, _MARK, False) for fn in engine.dialect.dispatch.do_execute)
+
+
+__all__ = [
+    "MAX_STATEMENT_CHARS",
+    "NO_OWNER",
+    "describe",
+    "install",
+    "is_installed",
+    "owner_name",
+    "unit_owner",
+]
