@@ -6,7 +6,7 @@ import importlib
 import platform
 import sys
 
-BENCHMARKS = ("session_overhead", "transactions", "my_courses", "seeding", "web")
+BENCHMARKS = ("session_overhead", "transactions", "my_courses", "seeding", "web", "pagination")
 
 
 def main(argv: list[str]) -> int:
