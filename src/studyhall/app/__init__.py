@@ -24,6 +24,7 @@ from studyhall.config import DatabaseSettings, log_level
 from studyhall.database import DatabaseManager
 from studyhall.errors import ConfigurationError
 from studyhall.log import configure_output
+from studyhall.models.pagination import set_cursor_key
 
 # Keys of `config` that configure studyhall rather than Flask.
 SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS")
@@ -54,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in config.items() if k not in SETTINGS_KEYS})
     app.extensions["studyhall"] = settings
+    # Page cursors are signed with the app's key, so links stay valid across processes.
+    set_cursor_key(settings.secret_key)
 
     app.url_map.converters["id"] = IdConverter
     init_csrf(app)

@@ -6,10 +6,16 @@ from typing import Any
 
 from flask import Flask, render_template, request
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    ServiceUnavailable,
+)
 
 from studyhall.errors import DatabaseUnavailableError, PoolExhaustedError
 from studyhall.log import get_logger
+from studyhall.models import InvalidCursorError
 
 log = get_logger(__name__)
 
@@ -66,6 +72,12 @@ def handle_outage(error: Exception) -> Any:
     return render_error(ServiceUnavailable())
 
 
+def handle_bad_cursor(error: Exception) -> Any:
+    # A page link edited by hand, or one signed by another key (a rotated SECRET_KEY).
+    log.info("Refused a page cursor during %s %s: %s", request.method, request.path, error)
+    return render_error(BadRequest())
+
+
 def handle_unexpected(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         return render_error(error)
@@ -81,6 +93,7 @@ def init_errors(app: Flask) -> None:
     # pool TimeoutError) turns it into an outage.
     for fault in NOT_OUTAGES:
         app.register_error_handler(fault, handle_unexpected)
+    app.register_error_handler(InvalidCursorError, handle_bad_cursor)
     app.register_error_handler(Exception, handle_unexpected)
 
 
@@ -90,6 +103,7 @@ __all__ = [
     "OUTAGE_ERRORS",
     "RETRY_AFTER_SECONDS",
     "TITLES",
+    "handle_bad_cursor",
     "handle_outage",
     "handle_unexpected",
     "init_errors",

@@ -26,6 +26,9 @@ from studyhall.queries import course_cards
 from studyhall.services.errors import ServiceError
 from studyhall.services.study_session import lifecycle
 
+# Finished sessions per page of /history.
+HISTORY_PAGE = 20
+
 bp = Blueprint("student", __name__)
 student_only = role_required(UserRole.STUDENT)
 
@@ -141,8 +144,23 @@ bp.post("/study_sessions/<id:session_id>/cancel")(_session_action("cancel", life
 @student_only
 @with_db_session
 def history() -> str:
-    sessions = current_user(Student).get_study_sessions(status=FINISHED)
-    return render_template("history.html", sessions=sessions, **session_details(sessions))
+    # Keyset pages, newest first: the cost of a page does not grow with the sessions
+    # behind it. A cursor edited by hand is a 400 (see errors.handle_bad_cursor).
+    page = StudySession.keyset_page(
+        after=request.args.get("after") or None,
+        per_page=HISTORY_PAGE,
+        order_by=["-created_at"],
+        student_id=current_user(Student).id,
+        status=FINISHED,
+    )
+    sessions = list(page.items)
+    return render_template(
+        "history.html",
+        sessions=sessions,
+        next_cursor=page.next_cursor,
+        first_page=not request.args.get("after"),
+        **session_details(sessions),
+    )
 
 
 def session_details(sessions: list[StudySession]) -> dict[str, Any]:
@@ -161,6 +179,7 @@ def session_details(sessions: list[StudySession]) -> dict[str, Any]:
 
 
 __all__ = [
+    "HISTORY_PAGE",
     "FINISHED",
     "bp",
     "course",
