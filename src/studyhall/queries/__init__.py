@@ -7,5 +7,14 @@ from studyhall.queries.course_cards import (
     course_cards,
     student_courses,
 )
+from studyhall.queries.family import courses_by_student, recent_sessions_by_student
 
-__all__ = ["CourseCard", "CourseSummary", "StudentCourses", "course_cards", "student_courses"]
+__all__ = [
+    "CourseCard",
+    "CourseSummary",
+    "StudentCourses",
+    "course_cards",
+    "courses_by_student",
+    "recent_sessions_by_student",
+    "student_courses",
+]
