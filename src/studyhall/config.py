@@ -211,6 +211,29 @@ def is_production(environ: Mapping[str, str] | None = None) -> bool:
     return deployment_environment(environ) == PRODUCTION
 
 
+def metrics_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether `STUDYHALL_METRICS` turns Prometheus metrics on: `1` / `true` / `yes` / `on`;
+    unset, `0`, `false`, `no` or `off` leave them off; anything else is an error."""
+    env = read_environment() if environ is None else environ
+    raw = env.get("STUDYHALL_METRICS", "").strip()
+    value = raw.lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(
+        f"STUDYHALL_METRICS={raw!r} is not a switch: set it to 1 to turn metrics on, or "
+        "unset it (or 0) to leave them off."
+    )
+
+
+def metrics_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The bearer token `STUDYHALL_METRICS_TOKEN` that lets a non-loopback client read
+    /metrics; None when unset (then only loopback clients may)."""
+    env = read_environment() if environ is None else environ
+    return env.get("STUDYHALL_METRICS_TOKEN", "").strip() or None
+
+
 def log_level(environ: Mapping[str, str] | None = None) -> int:
     """The level of `LOG_LEVEL` (a name such as `INFO`, or a number); INFO when unset."""
     env = read_environment() if environ is None else environ
@@ -405,6 +428,8 @@ __all__ = [
     "is_production",
     "load_settings",
     "log_level",
+    "metrics_enabled",
+    "metrics_token",
     "read_environment",
     "validate_identifier",
 ]

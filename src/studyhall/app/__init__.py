@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from studyhall.app import auth, family, health, school, student
+from studyhall.app import metrics as metrics_page
 from studyhall.app.access import IdConverter
 from studyhall.app.config import AppSettings, load_app_settings
 from studyhall.app.csrf import init_csrf
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_errors(app)
     for module in (auth, student, family, school, health):
         app.register_blueprint(module.bp)
+    metrics_page.init_app(app)
     app.jinja_env.globals["signed_in"] = auth.signed_in
     return app
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from studyhall.db.metrics import record_retry
 from studyhall.db.retry import backoff_delay, is_retryable
 from studyhall.db.session import BROKEN, DEPTH, refuse_broken
 from studyhall.db.slow_statements import owner_name
@@ -141,6 +142,7 @@ def _retry_delay(
     if attempt > retries or cause is None or not is_retryable(cause):
         raise exc
     delay = backoff_delay(attempt)
+    record_retry()  # a no-op when metrics are off
     log.warning(
         "Retrying %s (attempt %d of %d) in %.3f s after %s",
         getattr(func, "__qualname__", func),

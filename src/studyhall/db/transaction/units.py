@@ -10,6 +10,7 @@ the session refuses every statement until that scope's boundary exits.
 from __future__ import annotations
 
 import sys
+import time
 from contextvars import Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
+from studyhall.db.metrics import record_unit
 from studyhall.db.session import (
     BROKEN,
     DEPTH,
@@ -205,6 +207,7 @@ class UnitOfWork:
         "_made_read_only",
         "owner",
         "_owner_token",
+        "_started",
     )
 
     def __init__(
@@ -228,6 +231,7 @@ class UnitOfWork:
         # The owner's name for the slow-statement log; None: the code that enters the unit.
         self.owner: str | None = None
         self._owner_token: Token[str | None] | None = None
+        self._started = 0.0
 
     def __enter__(self) -> Session:
         current = active_session()
@@ -268,6 +272,7 @@ class UnitOfWork:
             # Called by __enter__, called by the code with the `with` statement.
             frame = sys._getframe(2)
             owner = f"{frame.f_globals.get('__name__')}.{frame.f_code.co_qualname}"
+        self._started = time.perf_counter()  # for the duration metric
         session = self.session_factory()
         if self.read_only:
             session.info[READ_ONLY] = True
@@ -290,9 +295,14 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        raised = exc
         try:
             context.__exit__(exc_type, exc, tb)
+        except BaseException as error:
+            raised = error
+            raise
         finally:
+            record_unit(self._started, raised)  # a no-op when metrics are off
             token, self._owner_token = self._owner_token, None
             if token is not None:
                 unit_owner.reset(token)
