@@ -55,7 +55,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(db_settings
 
     migrate.upgrade(db_settings)
 
-    assert migrate.current_revision(db_settings) == migrate.head_revision() == "0001"
+    assert migrate.current_revision(db_settings) == migrate.head_revision() == "0002"
     differences, checks = schema_of(db_settings)
     assert differences == []
     # Alembic does not compare CHECK constraints: compare their names here.
@@ -79,16 +79,59 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(db_settings
     assert tables_of(db_settings) <= {VERSION_TABLE}
 
 
+PAGE_INDEXES = {
+    "ix_study_sessions_student_id_created_at",
+    "ix_study_sessions_learning_unit_id_status",
+    "ix_users_school_class_id_role",
+    "ix_enrollments_course_id_status",
+}
+
+
+def index_names(settings: DatabaseSettings) -> set[str]:
+    engine = build_engine(settings, pooled=False)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            return {
+                str(index["name"])
+                for table in inspector.get_table_names()
+                for index in inspector.get_indexes(table)
+            }
+    finally:
+        engine.dispose()
+
+
+def test_the_page_indexes_come_with_0002_and_go_with_its_downgrade(db_settings):
+    migrate.upgrade(db_settings, "0001")
+    assert not PAGE_INDEXES & index_names(db_settings)
+
+    migrate.upgrade(db_settings)
+
+    assert migrate.current_revision(db_settings) == "0002"
+    assert PAGE_INDEXES <= index_names(db_settings)
+    assert schema_of(db_settings)[0] == []
+
+    migrate.downgrade(db_settings, "0001")
+
+    assert migrate.current_revision(db_settings) == "0001"
+    assert not PAGE_INDEXES & index_names(db_settings)
+    # Back at 0001 the only differences from the models are the four indexes.
+    differences = schema_of(db_settings)[0]
+    assert sorted((d[0], d[1].name) for d in differences) == sorted(
+        ("add_index", name) for name in PAGE_INDEXES
+    )
+
+
 def test_the_url_comes_from_the_configuration(db_settings, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", db_settings.url.render_as_string(hide_password=False))
     migrate.upgrade()
-    assert migrate.current_revision() == "0001"
+    assert migrate.current_revision() == "0002"
     assert {"users", "study_sessions", VERSION_TABLE} <= tables_of(db_settings)
 
 
 def test_the_manager_database_is_accepted(database):
     migrate.upgrade(database)
-    assert migrate.current_revision(database) == "0001"
+    assert migrate.current_revision(database) == "0002"
 
 
 # create_tables() and migrations agree: a database built from the models records the head,
@@ -205,7 +248,7 @@ def test_upgrade_of_tables_without_a_record_and_another_schema_names_the_revisio
     assert "\n" not in message
     assert "not this version's" in message and "ix_courses_grade_level" in message
     assert "`studyhall-db stamp REVISION`" in message
-    assert f"known revisions: {migrate.head_revision()}" in message
+    assert "known revisions: 0001, 0002" in message
     assert migrate.current_revision(db_settings) is None
 
 

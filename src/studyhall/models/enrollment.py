@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studyhall.models.base import Base
@@ -37,6 +37,8 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("student_id", "course_id"),
         enum_check("status", EnrollmentStatus, "status_valid"),
+        # A school's counts by status read the index alone (revision 0002).
+        Index("ix_enrollments_course_id_status", "course_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studyhall.models.base import Base, TimestampMixin, parts
@@ -68,6 +68,11 @@ class StudySession(TimestampMixin, Base):
         CheckConstraint(
             "duration_seconds IS NULL OR duration_seconds >= 0", name="duration_non_negative"
         ),
+        # A student's history, newest first, in keyset pages (ORDER BY created_at DESC,
+        # id DESC): ascending columns, read backwards, on every backend (revision 0002).
+        Index("ix_study_sessions_student_id_created_at", "student_id", "created_at", "id"),
+        # A unit's counts by status read the index alone (revision 0002).
+        Index("ix_study_sessions_learning_unit_id_status", "learning_unit_id", "status"),
     )
     __mapper_args__ = {"polymorphic_on": "kind"}
 

@@ -185,6 +185,11 @@ class Student(User):
         return list(get_current_session().scalars(query))
 
 
+# A class's counts by role read the index alone (revision 0002). Declared here: the
+# column belongs to Student, a subclass sharing the users table.
+Index("ix_users_school_class_id_role", Student.school_class_id, User.role)
+
+
 class Parent(User):
     """A parent of one or more students."""
 
