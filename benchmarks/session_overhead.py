@@ -16,6 +16,8 @@ that the noise of a shared machine hits every variant alike:
       off (DB_SLOW_MS=0), (h) the same with it on (200 ms; (b) to (d) have it on too), and
       ref: (g) plus a slow-statement timer on engine-level `before_cursor_execute` /
       `after_cursor_execute` listeners, the hook the log does not use, for comparison
+  (i) (b) with Prometheus metrics on (studyhall.db.metrics, its own registry): the ratio
+      (i) / (b) is printed too (target <= 1.03)
 
 Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
 to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+from prometheus_client import CollectorRegistry
 from sqlalchemy import String, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -57,6 +60,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.db import metrics
 from studyhall.db.backends import build_engine, drop_database, engine_options, ensure_database
 
 ROWS = 100
@@ -163,6 +167,21 @@ def build_variants(
                 flask_db.session.get(BenchItem, key(i))
                 flask_db.session.commit()
 
+    # Metrics are process-wide: built once, switched on only while (i) runs, so the
+    # other variants run with them off and (i) pays no set-up inside its timed rounds.
+    metrics.enable_metrics(
+        CollectorRegistry(), pool=lambda: DatabaseManager.database().engine.pool
+    )
+    recording = metrics._metrics
+    metrics._metrics = None
+
+    def decorated_metrics(count: int) -> None:
+        metrics._metrics = recording
+        try:
+            decorated(count)
+        finally:
+            metrics._metrics = None
+
     raw = raw_unit(settings)
 
     def floor(count: int) -> None:
@@ -183,6 +202,7 @@ def build_variants(
         Variant("(g) studyhall, slow log off", bare_on(log_off)),
         Variant("(h) studyhall, slow log on", bare_on(log_on)),
         Variant("ref: (g) + cursor events", bare_on(cursor_events)),
+        Variant("(i) (b) + metrics on", decorated_metrics),
     ]
 
 
@@ -448,6 +468,10 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
             "sent per unit, counted in this process; (!) marks a variant whose server count "
             "never matched it."
         )
+    by_label = {v.label[:3]: v for v in variants}
+    on, off = by_label["(i)"], by_label["(b)"]
+    metrics_ratio = statistics.median(t / b for t, b in zip(on.wall, off.wall, strict=True))
+    print(f"metrics: (i) / (b) = {metrics_ratio:.3f} (median of per-round ratios)")
     plain, joined, joined_with = join
     print(
         f"join: inside an open unit, a joined @with_db_session call adds {joined:.2f} us to "
