@@ -68,9 +68,6 @@ class StudySession(TimestampMixin, Base):
         CheckConstraint(
             "duration_seconds IS NULL OR duration_seconds >= 0", name="duration_non_negative"
         ),
-        # A student's history, newest first, in keyset pages (ORDER BY created_at DESC,
-        # id DESC): ascending columns, read backwards, on every backend (revision 0002).
-        Index("ix_study_sessions_student_id_created_at", "student_id", "created_at", "id"),
         # A unit's counts by status read the index alone (revision 0002).
         Index("ix_study_sessions_learning_unit_id_status", "learning_unit_id", "status"),
     )
@@ -101,6 +98,17 @@ class StudySession(TimestampMixin, Base):
     teacher_agent: Mapped[AIAgent] = relationship()
     messages: Mapped[list[StudyMessage]] = parts("study_session", "StudyMessage.id")
     evaluation: Mapped[Evaluation | None] = parts("study_session")
+
+
+# A student's history, newest first, in keyset pages (ORDER BY created_at DESC, id DESC),
+# read forwards: on MariaDB 10.11 the optimizer's ref scan of an ascending index walks it
+# backwards, ~7x slower at page 1,000. MariaDB < 10.8 ignores DESC (revision 0002).
+Index(
+    "ix_study_sessions_student_id_created_at",
+    StudySession.student_id,
+    StudySession.created_at.desc(),
+    StudySession.id.desc(),
+)
 
 
 class HomeHoursStudySession(StudySession):
