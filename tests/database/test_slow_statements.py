@@ -172,9 +172,11 @@ def test_a_secret_of_the_settings_is_masked_in_the_statement():
 # --- configuration ---------------------------------------------------------------------
 
 
-def test_the_threshold_defaults_to_200_ms():
-    assert load_settings(SERVER_ENV).slow_ms == 200
-    assert "slow_ms=200" in repr(load_settings(SERVER_ENV))
+def test_the_slow_log_is_off_by_default():
+    # Its do_execute hook hides user do_execute listeners registered after it, so it is
+    # opt-in until it has a hook that does not (SQLAlchemy's DialectEventTest contracts).
+    assert load_settings(SERVER_ENV).slow_ms == 0
+    assert "slow_ms=0" in repr(load_settings(SERVER_ENV))
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("450", 450), (" 1000 ", 1000)])
