@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
+from studyhall.app.student import MESSAGE_PAGE
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.db.recording import record_statements
 from studyhall.models import (
@@ -82,9 +83,14 @@ def grow(world: World, rows: int = MORE) -> None:
                     score=70 + n,
                     feedback="Grown.",
                 )
-            StudyMessage.create(
-                study_session_id=world.a_session, role=MessageRole.STUDENT, content=f"Hi {n}"
-            )
+        # More messages than the study-session page shows: its older ones must stay unread.
+        get_current_session().execute(
+            insert(StudyMessage),
+            [
+                {"study_session_id": world.a_session, "role": MessageRole.STUDENT, "content": "Hi"}
+                for _ in range(MESSAGE_PAGE + rows)
+            ],
+        )
 
 
 # (who signs in, the page): one of each role's pages, and the student's pages with ids.

@@ -18,6 +18,7 @@ from studyhall.models import (
     MessageRole,
     SessionStatus,
     Student,
+    StudyMessage,
     StudySession,
     Subject,
     UserRole,
@@ -28,6 +29,8 @@ from studyhall.services.study_session import lifecycle
 
 # Finished sessions per page of /history.
 HISTORY_PAGE = 20
+# Messages per page of a study session: the newest ones, older ones a page back.
+MESSAGE_PAGE = 50
 
 bp = Blueprint("student", __name__)
 student_only = role_required(UserRole.STUDENT)
@@ -101,12 +104,21 @@ def _start(course_id: int, unit_id: int) -> int:
 def study_session(session_id: int) -> str:
     found = own_study_session(current_user(Student), session_id)
     unit = found.learning_unit
+    # The newest messages in keyset pages read newest first (never the whole `messages`
+    # relationship), shown oldest first as a conversation reads. A hand-edited cursor is a
+    # 400; a cursor of another session only positions this session's messages.
+    before = request.args.get("before") or None
+    page = StudyMessage.keyset_page(
+        after=before, per_page=MESSAGE_PAGE, order_by=["-id"], study_session_id=found.id
+    )
     return render_template(
         "study_session.html",
         study_session=found,
         unit=unit,
         course=unit.course,
-        messages=found.messages,
+        messages=list(reversed(page.items)),
+        older_cursor=page.next_cursor,
+        newest_page=before is None,
         evaluation=found.evaluation,
     )
 
@@ -179,8 +191,9 @@ def session_details(sessions: list[StudySession]) -> dict[str, Any]:
 
 
 __all__ = [
-    "HISTORY_PAGE",
     "FINISHED",
+    "HISTORY_PAGE",
+    "MESSAGE_PAGE",
     "bp",
     "course",
     "history",
