@@ -18,6 +18,7 @@ import binascii
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import hmac
 import json
@@ -138,6 +139,7 @@ def offset_page(
     order = _order(model, order_by)
     criteria = model.filter_criteria(filters)
     query = select(model).where(*criteria).order_by(*_order_clauses(model, order))
+    query = _index_hint(query, model, filters, order)
     session = get_current_session()
     rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     total = model.count(**filters) if count else None
@@ -164,6 +166,7 @@ def keyset_page(
     query: Select[Any] = (
         select(model, *keys).where(*criteria).order_by(*_order_clauses(model, order))
     )
+    query = _index_hint(query, model, filters, order)
     rows = list(get_current_session().execute(query.limit(per_page + 1)))
     has_next = len(rows) > per_page
     rows = rows[:per_page]
@@ -240,6 +243,71 @@ def _order_item(model: type[Base], item: object) -> tuple[str, bool]:
     )
 
 
+# Dialects whose optimizer is told which index serves a page (see _index_hint).
+_HINTED_DIALECTS: tuple[str, ...] = ("mysql", "mariadb")
+
+
+def _dialect_name(model: type[Base]) -> str:
+    return get_current_session().get_bind(mapper=sa_inspect(model)).dialect.name
+
+
+def _index_hint(
+    query: Select[Any], model: type[Base], filters: dict[str, Any], order: list[tuple[str, bool]]
+) -> Select[Any]:
+    """`query` with FORCE INDEX on MySQL / MariaDB when an index serves its filter and order.
+
+    An index serves a page when it starts with the columns the filters hold equal to one
+    value (in any order), then the page's first order column. MariaDB 10.11 otherwise may
+    pick a `ref` scan on the equality columns alone and walk every row in front of the
+    cursor (page 1,000 of a 25,000-session history: 1.9x page 1 instead of flat). Other
+    backends are not told: their planners take the range.
+    """
+    dialect = _dialect_name(model)
+    if dialect not in _HINTED_DIALECTS:
+        return query
+    table = sa_inspect(model).local_table
+    equal = frozenset(
+        name
+        for name, value in filters.items()
+        if value is not None and not isinstance(value, (list, tuple, set, frozenset))
+    )
+    name = _serving_index(model, equal, order[0][0])
+    if name is None:
+        return query
+    hint = f"FORCE INDEX ({name})"
+    for dialect_name in _HINTED_DIALECTS:
+        query = query.with_hint(table, hint, dialect_name=dialect_name)
+    return query
+
+
+@functools.cache
+def _serving_index(model: type[Base], equal: frozenset[str], first_order: str) -> str | None:
+    """The name of the index of `model` that starts with `equal` then `first_order`."""
+    table = sa_inspect(model).local_table
+    columns = {getattr(model, name).property.columns[0] for name in (*equal, first_order)}
+    if any(column.table is not table for column in columns):
+        return None
+    wanted = [getattr(model, name).property.columns[0] for name in sorted(equal)]
+    order_column = getattr(model, first_order).property.columns[0]
+    found: list[tuple[int, str]] = []
+    for index in getattr(table, "indexes", ()):
+        leading = []
+        for expression in index.expressions:
+            if isinstance(expression, UnaryExpression):
+                expression = expression.element
+            leading.append(expression)
+        head = leading[: len(wanted)]
+        if (
+            isinstance(index.name, str)
+            and len(leading) > len(wanted)
+            and {id(c) for c in head} == {id(c) for c in wanted}
+            and leading[len(wanted)] is order_column
+        ):
+            # The shortest such index: the least to read per row.
+            found.append((len(leading), str(index.name)))
+    return min(found)[1] if found else None
+
+
 def _nullable(model: type[Base], name: str) -> bool:
     return bool(getattr(model, name).property.columns[0].nullable)
 
@@ -247,8 +315,7 @@ def _nullable(model: type[Base], name: str) -> bool:
 def _order_clauses(model: type[Base], order: list[tuple[str, bool]]) -> list[Any]:
     # NULL is the smallest value, as MariaDB and SQLite sort it; PostgreSQL is told so.
     # (MariaDB has no NULLS FIRST/LAST syntax.)
-    session = get_current_session()
-    postgresql = session.get_bind(mapper=sa_inspect(model)).dialect.name == "postgresql"
+    postgresql = _dialect_name(model) == "postgresql"
     clauses = []
     for name, descending in order:
         attribute = getattr(model, name)
