@@ -217,16 +217,26 @@ def is_production(environ: Mapping[str, str] | None = None) -> bool:
 def metrics_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether `STUDYHALL_METRICS` turns Prometheus metrics on: `1` / `true` / `yes` / `on`;
     unset, `0`, `false`, `no` or `off` leave them off; anything else is an error."""
+    return _switch("STUDYHALL_METRICS", "metrics", environ)
+
+
+def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether `STUDYHALL_TRACING` turns OpenTelemetry spans on, read like
+    `STUDYHALL_METRICS`."""
+    return _switch("STUDYHALL_TRACING", "tracing", environ)
+
+
+def _switch(name: str, what: str, environ: Mapping[str, str] | None) -> bool:
     env = read_environment() if environ is None else environ
-    raw = env.get("STUDYHALL_METRICS", "").strip()
+    raw = env.get(name, "").strip()
     value = raw.lower()
     if value in ("", "0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigurationError(
-        f"STUDYHALL_METRICS={raw!r} is not a switch: set it to 1 to turn metrics on, or "
-        "unset it (or 0) to leave them off."
+        f"{name}={raw!r} is not a switch: set it to 1 to turn {what} on, or "
+        "unset it (or 0) to leave it off."
     )
 
 
@@ -434,5 +444,6 @@ __all__ = [
     "metrics_enabled",
     "metrics_token",
     "read_environment",
+    "tracing_enabled",
     "validate_identifier",
 ]
