@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studyhall.app import create_app
-from studyhall.app.config import load_app_settings
+from studyhall.app.config import DEFAULT_SCHOOL_COUNTS_TTL, load_app_settings
 from studyhall.errors import ConfigurationError
 
 STRONG = "k" * 16 + "9f3a" * 8
@@ -71,3 +71,19 @@ def test_the_pool_is_sized_to_the_server_threads() -> None:
     create_app({"SECRET_KEY": "x", "STUDYHALL_THREADS": 24})
     # Two connections per thread: its unit of work and one `requires_new` unit inside it.
     assert DatabaseManager.database().settings.pool_size == 48
+
+
+def test_the_school_counts_ttl_defaults_to_a_few_seconds_and_can_be_set() -> None:
+    assert load_app_settings({}).school_counts_ttl == DEFAULT_SCHOOL_COUNTS_TTL
+    assert load_app_settings({"STUDYHALL_SCHOOL_COUNTS_TTL": " 0 "}).school_counts_ttl == 0
+    assert load_app_settings({"STUDYHALL_SCHOOL_COUNTS_TTL": "2.5"}).school_counts_ttl == 2.5
+    overridden = load_app_settings(
+        {"STUDYHALL_SCHOOL_COUNTS_TTL": "2.5"}, {"STUDYHALL_SCHOOL_COUNTS_TTL": 30}
+    )
+    assert overridden.school_counts_ttl == 30
+
+
+@pytest.mark.parametrize("raw", ["-1", "five", "nan", "inf", "3601"])
+def test_a_nonsense_school_counts_ttl_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="STUDYHALL_SCHOOL_COUNTS_TTL.*use 0"):
+        load_app_settings({"STUDYHALL_SCHOOL_COUNTS_TTL": raw})

@@ -1,4 +1,5 @@
-"""Web-app settings: `SECRET_KEY`, `STUDYHALL_ENV` and the server's thread count.
+"""Web-app settings: `SECRET_KEY`, `STUDYHALL_ENV`, the server's thread count and how long
+the manager's counts are cached.
 
 Read through `studyhall.config.read_environment()`, the one reader of the
 environment, into one frozen object. Outside production a missing secret is replaced by
@@ -49,6 +50,10 @@ KNOWN_DEFAULTS = frozenset(
 # (1 + requires_new depth), else the pool raises PoolExhaustedError.
 REQUIRES_NEW_DEPTH = 1
 
+# Seconds a process keeps a school's counts (/school): 0 reads them on every request.
+DEFAULT_SCHOOL_COUNTS_TTL = 5.0
+MAX_SCHOOL_COUNTS_TTL = 3600.0
+
 
 @dataclass(frozen=True)
 class AppSettings:
@@ -58,6 +63,7 @@ class AppSettings:
     environment: str = "development"
     # Threads of the WSGI server: the connection pool is sized to fit them (see pool_size).
     threads: int | None = None
+    school_counts_ttl: float = DEFAULT_SCHOOL_COUNTS_TTL
 
     @property
     def is_production(self) -> bool:
@@ -70,7 +76,10 @@ class AppSettings:
         return self.threads * (1 + REQUIRES_NEW_DEPTH) if self.threads else None
 
     def __repr__(self) -> str:
-        return f"AppSettings(environment={self.environment!r}, threads={self.threads})"
+        return (
+            f"AppSettings(environment={self.environment!r}, threads={self.threads}, "
+            f"school_counts_ttl={self.school_counts_ttl})"
+        )
 
 
 def check_secret_key(secret_key: str | None, environment: str) -> str:
@@ -106,7 +115,8 @@ def load_app_settings(
     """Resolve the settings from `environ` (default: environment and `.env`) and `overrides`.
 
     `overrides` are Flask config keys given to `create_app` (`SECRET_KEY`, `STUDYHALL_ENV`,
-    `STUDYHALL_THREADS`); they win over the environment. Raises ConfigurationError.
+    `STUDYHALL_THREADS`, `STUDYHALL_SCHOOL_COUNTS_TTL`); they win over the environment.
+    Raises ConfigurationError.
     """
     env = dict(read_environment() if environ is None else environ)
     env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
@@ -123,10 +133,30 @@ def load_app_settings(
         secret_key=check_secret_key(env.get("SECRET_KEY"), environment),
         environment=environment,
         threads=threads,
+        school_counts_ttl=school_counts_ttl(env.get("STUDYHALL_SCHOOL_COUNTS_TTL", "")),
     )
 
 
+def school_counts_ttl(raw: str) -> float:
+    """Seconds from `STUDYHALL_SCHOOL_COUNTS_TTL` (blank: the default); ConfigurationError."""
+    text = raw.strip()
+    if not text:
+        return DEFAULT_SCHOOL_COUNTS_TTL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_SCHOOL_COUNTS_TTL:  # also refuses nan
+        raise ConfigurationError(
+            f"STUDYHALL_SCHOOL_COUNTS_TTL={raw!r} is not a number of seconds; use 0 (count on "
+            f"every request) to {MAX_SCHOOL_COUNTS_TTL:g}, e.g. {DEFAULT_SCHOOL_COUNTS_TTL:g}."
+        )
+    return seconds
+
+
 __all__ = [
+    "DEFAULT_SCHOOL_COUNTS_TTL",
+    "MAX_SCHOOL_COUNTS_TTL",
     "AppSettings",
     "KNOWN_DEFAULTS",
     "MIN_SECRET_LENGTH",
@@ -134,4 +164,5 @@ __all__ = [
     "REQUIRES_NEW_DEPTH",
     "check_secret_key",
     "load_app_settings",
+    "school_counts_ttl",
 ]
