@@ -1,9 +1,9 @@
 """The N+1 guard: every page of every role sends as many statements with more rows behind it.
 
 Each page is rendered on `make_world()`, then again after `grow()` has put more courses,
-units, enrollments, study sessions, evaluations, messages, classes and children behind
-it. A page whose statement count grows with the rows (a query per row, a lazy load in
-a loop) fails here, with both lists of statements.
+units, enrollments, study sessions, evaluations, messages, classes, children and students
+(more than a page of each paged list) behind it. A page whose statement count grows with
+the rows (a query per row, a lazy load in a loop) fails here, with both lists of statements.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
+from studyhall.app.school import ROSTER_PAGE, clear_school_counts
 from studyhall.app.student import MESSAGE_PAGE
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.db.recording import record_statements
@@ -31,6 +32,7 @@ from studyhall.models import (
     SessionStatus,
     Student,
     StudyMessage,
+    UserRole,
     parent_students,
 )
 from tests.app.support import FAST_HASH, World, login, user_email
@@ -83,6 +85,21 @@ def grow(world: World, rows: int = MORE) -> None:
                     score=70 + n,
                     feedback="Grown.",
                 )
+        # More students than a page of the school's roster shows.
+        get_current_session().execute(
+            insert(Student),
+            [
+                {
+                    "role": UserRole.STUDENT,
+                    "email": user_email(f"pupil{n}"),
+                    "password_hash": FAST_HASH,
+                    "first_name": f"Pupil{n}",
+                    "last_name": "Tester",
+                    "school_class_id": alice.school_class_id,
+                }
+                for n in range(ROSTER_PAGE + rows)
+            ],
+        )
         # More messages than the study-session page shows: its older ones must stay unread.
         get_current_session().execute(
             insert(StudyMessage),
@@ -109,7 +126,9 @@ KNOWN_N_PLUS_1: dict[str, str] = {}
 
 
 def statements(client: FlaskClient, path: str) -> list[str]:
-    """The statements of one GET of `path` (which must succeed)."""
+    """The statements of one GET of `path` (which must succeed), with nothing cached: the
+    school's counts are read, as on the first request after their TTL."""
+    clear_school_counts(client.application)
     with record_statements() as seen:
         response = client.get(path)
     assert response.status_code == 200, path

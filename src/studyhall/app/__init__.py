@@ -28,7 +28,7 @@ from studyhall.log import configure_output
 from studyhall.models.pagination import set_cursor_key
 
 # Keys of `config` that configure studyhall rather than Flask.
-SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS")
+SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS", "STUDYHALL_SCHOOL_COUNTS_TTL")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -64,8 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_inputs(app)
     init_headers(app)
     init_errors(app)
-    for module in (auth, student, family, school, health):
+    for module in (auth, student, family, health):
         app.register_blueprint(module.bp)
+    school.init_app(app)
     metrics_page.init_app(app)
     app.jinja_env.globals["signed_in"] = auth.signed_in
     return app

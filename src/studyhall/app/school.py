@@ -1,11 +1,25 @@
-"""The manager's page: counts of their school's classes, students, courses and sessions."""
+"""The manager's page: counts of their school's rows, and its students in numbered pages.
+
+The counts read every student, enrollment and session of the school, so their cost grows
+with the school: each process keeps them for `STUDYHALL_SCHOOL_COUNTS_TTL` seconds (5 by
+default; 0 counts on every request), and the page says when they were counted. A count
+may thus lag the data by that long; the roster beside it is always read fresh. Counters
+kept in the writers' transactions would be exact, but every session start and end of a
+school would then update one row: a hot lock on the busiest writes, for an overview.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, abort, current_app, render_template, request
 from sqlalchemy import func, select
 
 from studyhall.app.auth import current_user, role_required
+from studyhall.app.config import AppSettings
+from studyhall.app.expiring_cache import ExpiringCache
 from studyhall.database import get_current_session, with_db_session
 from studyhall.models import (
     Course,
@@ -20,8 +34,21 @@ from studyhall.models import (
     StudySession,
     UserRole,
 )
+from studyhall.models.pagination import MAX_PER_PAGE
+
+# Students per page of the roster by default; `?per_page=` may ask for up to MAX_PER_PAGE.
+ROSTER_PAGE = 25
+CACHE_KEY = "studyhall.school_counts"
 
 bp = Blueprint("school", __name__)
+
+
+@dataclass(frozen=True)
+class SchoolCounts:
+    """A school's counts and when they were read (UTC)."""
+
+    counts: dict[str, int]
+    as_of: datetime
 
 
 def school_counts(school_id: int) -> dict[str, int]:
@@ -60,18 +87,92 @@ def school_counts(school_id: int) -> dict[str, int]:
     return counts
 
 
+def init_app(app: Flask) -> None:
+    """Give `app` its cache of school counts and the page."""
+    settings: AppSettings = app.extensions["studyhall"]
+    app.extensions[CACHE_KEY] = ExpiringCache[int, SchoolCounts](ttl=settings.school_counts_ttl)
+    app.register_blueprint(bp)
+
+
+def counts_cache(app: Flask) -> ExpiringCache[int, SchoolCounts]:
+    cache: ExpiringCache[int, SchoolCounts] = app.extensions[CACHE_KEY]
+    return cache
+
+
+def clear_school_counts(app: Flask) -> None:
+    """Forget `app`'s cached counts: the next /school of each school counts again."""
+    counts_cache(app).clear()
+
+
+def cached_counts(school_id: int) -> SchoolCounts:
+    """The school's counts, from this process's cache when fresh. Requires an active session."""
+    return counts_cache(current_app).get(
+        school_id, lambda: SchoolCounts(school_counts(school_id), datetime.now(UTC))
+    )
+
+
+def page_numbers() -> tuple[int, int]:
+    """(page, per_page) from the query string, as Flask-SQLAlchemy reads them: a value that
+    is not a number is the default; below 1 is a 404; per_page is capped at MAX_PER_PAGE."""
+    page = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", ROSTER_PAGE, type=int)
+    if page < 1 or per_page < 1:
+        abort(404)
+    return page, min(per_page, MAX_PER_PAGE)
+
+
 @bp.get("/school")
 @role_required(UserRole.MANAGER)
 @with_db_session
 def overview() -> str:
     manager = current_user(Manager)
     school = School.get(manager.managed_school_id) if manager.managed_school_id else None
-    counts = school_counts(school.id) if school is not None else {}
-    return render_template("school.html", school=school, counts=counts)
+    if school is None:
+        return render_template("school.html", school=None)
+    page, per_page = page_numbers()
+    counts = cached_counts(school.id)
+    # The cached count bounds the page number before any offset reaches the database; it
+    # may lag by the TTL, so one page beyond it is still read.
+    known_pages = max(1, math.ceil(counts.counts["students"] / per_page))
+    if page > known_pages + 1:
+        abort(404)
+    classes = {c.id: c.name for c in SchoolClass.get_by(school_id=school.id)}
+    students = (
+        Student.page(
+            page,
+            per_page,
+            order_by=["school_class_id", "last_name", "first_name"],
+            school_class_id=sorted(classes),
+        )
+        if classes
+        else None
+    )
+    if page > 1 and (students is None or not students.items):
+        abort(404)
+    pages = max(known_pages, page + 1 if students and students.has_next else page)
+    return render_template(
+        "school.html",
+        school=school,
+        counts=counts.counts,
+        as_of=counts.as_of,
+        ttl=counts_cache(current_app).ttl,
+        students=students,
+        classes=classes,
+        pages=pages,
+        default_per_page=ROSTER_PAGE,
+    )
 
 
 __all__ = [
+    "CACHE_KEY",
+    "ROSTER_PAGE",
+    "SchoolCounts",
     "bp",
+    "cached_counts",
+    "clear_school_counts",
+    "counts_cache",
+    "init_app",
     "overview",
+    "page_numbers",
     "school_counts",
 ]
