@@ -173,14 +173,14 @@ def build_variants(
         CollectorRegistry(), pool=lambda: DatabaseManager.database().engine.pool
     )
     recording = metrics._metrics
-    metrics._metrics = None
+    metrics._metrics, metrics.on = None, False
 
     def decorated_metrics(count: int) -> None:
-        metrics._metrics = recording
+        metrics._metrics, metrics.on = recording, True
         try:
             decorated(count)
         finally:
-            metrics._metrics = None
+            metrics._metrics, metrics.on = None, False
 
     raw = raw_unit(settings)
 

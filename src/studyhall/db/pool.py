@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from threading import get_ident
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.util.queue import Empty
 
+from studyhall.db import metrics
 from studyhall.errors import PoolExhaustedError
 
 # Longest wait of a thread that already holds a connection: long enough for a burst of
@@ -74,7 +76,13 @@ class StudyhallQueuePool(QueuePool):
                 self._owners.clear()
                 self._pid = os.getpid()
             held = sum(1 for owner in list(self._owners.values()) if owner == me)
-            record = self._get_while_holding(held) if held else _queue_get(self)
+            # Only this path can wait, so only it is timed (and only with metrics on).
+            started = time.perf_counter() if metrics.on else 0.0
+            try:
+                record = self._get_while_holding(held) if held else _queue_get(self)
+            finally:
+                if started:
+                    metrics.record_pool_wait(time.perf_counter() - started)
         self._owners[record] = me
         return record
 

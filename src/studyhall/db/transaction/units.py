@@ -19,8 +19,8 @@ from typing import Literal
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from studyhall.db import metrics
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
-from studyhall.db.metrics import record_unit
 from studyhall.db.session import (
     BROKEN,
     DEPTH,
@@ -272,7 +272,8 @@ class UnitOfWork:
             # Called by __enter__, called by the code with the `with` statement.
             frame = sys._getframe(2)
             owner = f"{frame.f_globals.get('__name__')}.{frame.f_code.co_qualname}"
-        self._started = time.perf_counter()  # for the duration metric
+        # Read, not called: with metrics off a unit makes no call into them.
+        self._started = time.perf_counter() if metrics.on else 0.0
         session = self.session_factory()
         if self.read_only:
             session.info[READ_ONLY] = True
@@ -302,7 +303,8 @@ class UnitOfWork:
             raised = error
             raise
         finally:
-            record_unit(self._started, raised)  # a no-op when metrics are off
+            if self._started:
+                metrics.record_unit(self._started, raised)
             token, self._owner_token = self._owner_token, None
             if token is not None:
                 unit_owner.reset(token)
