@@ -59,10 +59,7 @@ POOL_LIMITS: dict[str, tuple[float, float, float]] = {
     # PostgreSQL's server-side statement_timeout; 0 = off.
     "DB_STATEMENT_TIMEOUT": (0, 0, 86400),
     # Statements slower than this many milliseconds are logged once at WARNING; 0 = off.
-    # Off by default: the slow log takes over the dialect's execute (see db.slow_statements),
-    # which hides `do_execute` event listeners registered after it (SQLAlchemy's own
-    # DialectEventTest contracts fail with it on). Opt in with DB_SLOW_MS=200.
-    "DB_SLOW_MS": (0, 0, 86_400_000),
+    "DB_SLOW_MS": (200, 0, 86_400_000),
 }
 # The settings above given in whole numbers; the others accept fractions of a second.
 INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT", "DB_SLOW_MS")
@@ -97,7 +94,7 @@ class DatabaseSettings:
     read_timeout: float = 30.0
     write_timeout: float = 30.0
     statement_timeout: float = 0.0
-    slow_ms: int = 0
+    slow_ms: int = 200
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
     # as connect_args: in the URL's query string they would show wherever it is printed.
