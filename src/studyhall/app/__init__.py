@@ -21,8 +21,9 @@ from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
 from studyhall.app.headers import init_headers
 from studyhall.app.inputs import init_inputs
-from studyhall.config import DatabaseSettings, log_level
+from studyhall.config import DatabaseSettings, log_level, tracing_enabled
 from studyhall.database import DatabaseManager
+from studyhall.db.tracing import enable_tracing
 from studyhall.errors import ConfigurationError
 from studyhall.log import configure_output
 from studyhall.models.pagination import set_cursor_key
@@ -68,6 +69,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     school.init_app(app)
     metrics_page.init_app(app)
+    if tracing_enabled():
+        enable_tracing()  # into the global TracerProvider: the process sets up its exporter
     app.jinja_env.globals["signed_in"] = auth.signed_in
     return app
 

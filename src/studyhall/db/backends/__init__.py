@@ -25,6 +25,7 @@ from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
 from studyhall.db.error_translation import install_error_translation
 from studyhall.db.pool import StudyhallQueuePool
 from studyhall.db.slow_statements import install as install_slow_statement_log
+from studyhall.db.tracing import track_engine
 
 # Every wait of a health check's own connection (connect, read, write), in seconds.
 PROBE_TIMEOUT = 1.5
@@ -78,6 +79,7 @@ def build_engine(
     pooling.install(engine)
     install_error_translation(engine, settings)
     install_slow_statement_log(engine, settings)
+    track_engine(engine)  # statement spans while tracing is on
     return engine
 
 

@@ -92,6 +92,7 @@ def _run_with_retries(
     while True:
         attempt += 1
         uow = _owned(unit(), owner)
+        uow.retries = attempt - 1
         session = uow.__enter__()
         try:
             result = func(*args, **kwargs)
@@ -113,6 +114,7 @@ async def _run_with_retries_async(
     while True:
         attempt += 1
         uow = _owned(unit(), owner)
+        uow.retries = attempt - 1
         session = uow.__enter__()
         try:
             result = await func(*args, **kwargs)

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from studyhall.db import metrics
+from studyhall.db import metrics, tracing
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
 from studyhall.db.session import (
     BROKEN,
@@ -208,6 +208,8 @@ class UnitOfWork:
         "owner",
         "_owner_token",
         "_started",
+        "_span",
+        "retries",
     )
 
     def __init__(
@@ -232,6 +234,9 @@ class UnitOfWork:
         self.owner: str | None = None
         self._owner_token: Token[str | None] | None = None
         self._started = 0.0
+        self._span: object = None
+        # How many times the owner ran before this run (set by `retries=N`), for tracing.
+        self.retries = 0
 
     def __enter__(self) -> Session:
         current = active_session()
@@ -281,6 +286,8 @@ class UnitOfWork:
         context.__enter__()
         self._owner_token = unit_owner.set(owner)
         self._mode, self._session, self._context = _OWN, session, context
+        if tracing.on:
+            self._span = tracing.start_unit(owner, self.session_factory.kw.get("bind"))
         if self.isolation_level is not None:
             try:
                 session.connection(execution_options={"isolation_level": self.isolation_level})
@@ -305,6 +312,9 @@ class UnitOfWork:
         finally:
             if self._started:
                 metrics.record_unit(self._started, raised)
+            span, self._span = self._span, None
+            if span is not None:
+                tracing.end_unit(span, raised, self.retries)
             token, self._owner_token = self._owner_token, None
             if token is not None:
                 unit_owner.reset(token)
