@@ -1,16 +1,16 @@
 """A parent's page in a constant number of statements, however many children it shows.
 
 `courses_by_student` and `recent_sessions_by_student` each answer for every child at
-once: one SELECT of the active enrollments' courses, and one SELECT that ranks each
-child's sessions with ROW_NUMBER() and keeps the newest few (SQLite 3.25+, MariaDB
-10.2+, PostgreSQL all have window functions). Requires an active session.
+once: one SELECT of the active enrollments' courses, and one SELECT of each child's
+newest few sessions (a UNION ALL of one LIMITed read of the index per child, so the cost
+follows what the page shows, not the sessions behind it). Requires an active session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select, union_all
 
 from studyhall.db.transaction import get_current_session
 from studyhall.models import Course, Enrollment, EnrollmentStatus, StudySession
@@ -43,20 +43,24 @@ def recent_sessions_by_student(
     if not student_ids or per_student < 1:
         return found
     newest_first = (StudySession.created_at.desc(), StudySession.id.desc())
-    ranked = (
-        select(
-            StudySession.id,
-            func.row_number()
-            .over(partition_by=StudySession.student_id, order_by=newest_first)
-            .label("rank"),
+    # One small SELECT per child, glued with UNION ALL: each reads its child's newest
+    # rows off the (student_id, created_at DESC, id DESC) index and stops after
+    # `per_student`. Each is wrapped in a derived table because SQLite allows no
+    # ORDER BY / LIMIT on a member of a compound SELECT.
+    members = []
+    for student_id in dict.fromkeys(student_ids):
+        newest = (
+            select(StudySession.id)
+            .where(StudySession.student_id == student_id)
+            .order_by(*newest_first)
+            .limit(per_student)
+            .subquery()
         )
-        .where(StudySession.student_id.in_(student_ids))
-        .subquery()
-    )
+        members.append(select(newest.c.id))
+    recent = union_all(*members).subquery()
     query = (
         select(StudySession)
-        .join(ranked, ranked.c.id == StudySession.id)
-        .where(ranked.c.rank <= per_student)
+        .join(recent, recent.c.id == StudySession.id)
         .order_by(*newest_first)
     )
     for study_session in get_current_session().scalars(query):
