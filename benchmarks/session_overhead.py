@@ -18,6 +18,15 @@ that the noise of a shared machine hits every variant alike:
       `after_cursor_execute` listeners, the hook the log does not use, for comparison
   (i) (b) with Prometheus metrics on (studyhall.db.metrics, its own registry): the ratio
       (i) / (b) is printed too (target <= 1.03)
+  (j) (b) with OpenTelemetry tracing on (studyhall.db.tracing): an SDK TracerProvider with
+      a SimpleSpanProcessor and an exporter that drops every span, so each span's whole
+      SDK cost (processor and export call, not a network) is paid inside (j)'s own rounds;
+      a BatchSpanProcessor would move the export to a thread that runs during the other
+      variants' rounds. Turned on and off outside the timed part of each round. The ratio
+      (j) / (b) is printed (reported, no target)
+  ref: (b) again, a second copy of (b): (b) again / (b) is the noise of these ratios here.
+      (b) itself has metrics and tracing off: the baseline; off, a unit of work calls
+      nothing in either (tests/database/test_tracing.py holds that with a profiler)
 
 Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
 to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
@@ -45,12 +54,14 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pymysql
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 from sqlalchemy import String, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -60,7 +71,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
-from studyhall.db import metrics
+from studyhall.db import metrics, tracing
 from studyhall.db.backends import build_engine, drop_database, engine_options, ensure_database
 
 ROWS = 100
@@ -112,10 +123,24 @@ def _plain_noop(x: int) -> int:
     return x
 
 
+class _DroppingExporter(SpanExporter):
+    """Takes every span and keeps none: the SDK's work without a collector's."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _no_scope() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 @dataclass
 class Variant:
     label: str
     run: Callable[[int], None]
+    # Entered around each timed run but outside its timer (switching tracing on or off
+    # re-instruments the engines, a cost no unit of work pays).
+    scope: Callable[[], contextlib.AbstractContextManager[None]] = _no_scope
     wall: list[float] = field(default_factory=list)  # us per unit, one per round
     cpu: list[float] = field(default_factory=list)
     counts: dict[str, float] = field(default_factory=dict)  # server counters per unit
@@ -182,6 +207,17 @@ def build_variants(
         finally:
             metrics._metrics, metrics.on = None, False
 
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_DroppingExporter()))
+
+    @contextlib.contextmanager
+    def traced() -> Iterator[None]:
+        tracing.enable_tracing(tracer_provider=provider)
+        try:
+            yield
+        finally:
+            tracing.disable_tracing()
+
     raw = raw_unit(settings)
 
     def floor(count: int) -> None:
@@ -203,6 +239,8 @@ def build_variants(
         Variant("(h) studyhall, slow log on", bare_on(log_on)),
         Variant("ref: (g) + cursor events", bare_on(cursor_events)),
         Variant("(i) (b) + metrics on", decorated_metrics),
+        Variant("(j) (b) + tracing on", decorated, scope=traced),
+        Variant("ref: (b) again", decorated),
     ]
 
 
@@ -277,16 +315,18 @@ def make_flask(settings: DatabaseSettings) -> tuple[Any, Any]:
 def time_rounds(variants: list[Variant], n: int) -> None:
     """Run every variant n times in rounds of ROUND units, rotating the order each round."""
     for v in variants:  # warm-up: connections, compiled-statement caches
-        v.run(100)
+        with v.scope():
+            v.run(100)
     rounds = max(1, n // ROUND)
     per_round = n // rounds
     for r in range(rounds):
         shift = r % len(variants)
         for v in variants[shift:] + variants[:shift]:
-            cpu, wall = time.process_time_ns(), time.perf_counter_ns()
-            v.run(per_round)
-            v.wall.append((time.perf_counter_ns() - wall) / per_round / 1000)
-            v.cpu.append((time.process_time_ns() - cpu) / per_round / 1000)
+            with v.scope():
+                cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+                v.run(per_round)
+                v.wall.append((time.perf_counter_ns() - wall) / per_round / 1000)
+                v.cpu.append((time.process_time_ns() - cpu) / per_round / 1000)
 
 
 def join_overhead() -> tuple[float, float, float]:
@@ -368,20 +408,21 @@ def count_round_trips(variants: list[Variant], settings: DatabaseSettings) -> No
         idle = [_delta(global_status(monitor), global_status(monitor)) for _ in range(5)]
         baseline = {name: min(d[name] for d in idle) for name in COUNTERS}
         for v in variants:
-            v.run(5)  # the pooled connection is warm and checked in
-            best: dict[str, int] | None = None
-            sent = 0
-            for _ in range(COUNTED_TRIES):
-                with wire_counter() as wire:
-                    before = global_status(monitor)
-                    v.run(COUNTED_UNITS)
-                    after = global_status(monitor)
-                delta = {k: d - baseline[k] for k, d in _delta(before, after).items()}
-                sent = sum(wire.values()) - 2  # the monitor's two SHOWs
-                if best is None or _trips(delta) < _trips(best):
-                    best = delta
-                if _trips(best) == sent:  # no other client in this pass
-                    break
+            with v.scope():
+                v.run(5)  # the pooled connection is warm and checked in
+                best: dict[str, int] | None = None
+                sent = 0
+                for _ in range(COUNTED_TRIES):
+                    with wire_counter() as wire:
+                        before = global_status(monitor)
+                        v.run(COUNTED_UNITS)
+                        after = global_status(monitor)
+                    delta = {k: d - baseline[k] for k, d in _delta(before, after).items()}
+                    sent = sum(wire.values()) - 2  # the monitor's two SHOWs
+                    if best is None or _trips(delta) < _trips(best):
+                        best = delta
+                    if _trips(best) == sent:  # no other client in this pass
+                        break
             assert best is not None
             v.exact = _trips(best) == sent
             v.sent = sent / COUNTED_UNITS
@@ -472,6 +513,18 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
     on, off = by_label["(i)"], by_label["(b)"]
     metrics_ratio = statistics.median(t / b for t, b in zip(on.wall, off.wall, strict=True))
     print(f"metrics: (i) / (b) = {metrics_ratio:.3f} (median of per-round ratios)")
+    traced = by_label["(j)"]
+    again = next(v for v in variants if v.label == "ref: (b) again")
+
+    def ratios(v: Variant) -> str:
+        wall = statistics.median(t / b for t, b in zip(v.wall, off.wall, strict=True))
+        cpu = statistics.median(t / b for t, b in zip(v.cpu, off.cpu, strict=True))
+        return f"{wall:.3f} wall, {cpu:.3f} cpu"
+
+    print(
+        f"per-round medians vs (b) (metrics and tracing off, the baseline): metrics on (i) "
+        f"{ratios(on)}; tracing on (j) {ratios(traced)}; noise, (b) again {ratios(again)}"
+    )
     plain, joined, joined_with = join
     print(
         f"join: inside an open unit, a joined @with_db_session call adds {joined:.2f} us to "
