@@ -13,7 +13,8 @@ that the noise of a shared machine hits every variant alike:
   ref: (a) on an engine that never resets on check-in: unsafe, but the bound on what
       skipping the check-in ROLLBACK can save on this machine
   (g) (a)'s loop on studyhall's own engine (`build_engine`) with the slow-statement log
-      off (DB_SLOW_MS=0), (h) the same with it on (200 ms; (b) to (d) have it on too), and
+      off (DB_SLOW_MS=0), (h) the same with it on (the default, 200 ms; (b) to (d) have it
+      on too; the ratio (h) / (g) is printed too), and
       ref: (g) plus a slow-statement timer on engine-level `before_cursor_execute` /
       `after_cursor_execute` listeners, the hook the log does not use, for comparison
   (i) (b) with Prometheus metrics on (studyhall.db.metrics, its own registry): the ratio
@@ -525,6 +526,9 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
         f"per-round medians vs (b) (metrics and tracing off, the baseline): metrics on (i) "
         f"{ratios(on)}; tracing on (j) {ratios(traced)}; noise, (b) again {ratios(again)}"
     )
+    log_on, log_off = by_label["(h)"], by_label["(g)"]
+    slow_ratio = statistics.median(t / b for t, b in zip(log_on.wall, log_off.wall, strict=True))
+    print(f"slow log: (h) on / (g) off = {slow_ratio:.3f} (median of per-round ratios)")
     plain, joined, joined_with = join
     print(
         f"join: inside an open unit, a joined @with_db_session call adds {joined:.2f} us to "
