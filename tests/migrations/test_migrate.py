@@ -21,6 +21,7 @@ from studyhall.errors import MigrationError
 from studyhall.models import Base
 
 VERSION_TABLE = "alembic_version"
+HEAD = "0003"
 
 
 def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]]]:
@@ -55,7 +56,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(db_settings
 
     migrate.upgrade(db_settings)
 
-    assert migrate.current_revision(db_settings) == migrate.head_revision() == "0002"
+    assert migrate.current_revision(db_settings) == migrate.head_revision() == HEAD
     differences, checks = schema_of(db_settings)
     assert differences == []
     # Alembic does not compare CHECK constraints: compare their names here.
@@ -79,11 +80,21 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(db_settings
     assert tables_of(db_settings) <= {VERSION_TABLE}
 
 
-PAGE_INDEXES = {
-    "ix_study_sessions_student_id_created_at",
-    "ix_study_sessions_learning_unit_id_status",
-    "ix_users_school_class_id_role",
-    "ix_enrollments_course_id_status",
+# (indexes a revision creates, indexes it drops); its downgrade undoes both.
+REVISION_INDEXES = {
+    "0002": (
+        {
+            "ix_study_sessions_student_id_created_at",
+            "ix_study_sessions_learning_unit_id_status",
+            "ix_users_school_class_id_role",
+            "ix_enrollments_course_id_status",
+        },
+        set(),
+    ),
+    "0003": (
+        {"ix_users_school_class_id_last_name", "ix_study_messages_study_session_id_id"},
+        {"ix_study_messages_study_session_id"},
+    ),
 }
 
 
@@ -101,37 +112,35 @@ def index_names(settings: DatabaseSettings) -> set[str]:
         engine.dispose()
 
 
-def test_the_page_indexes_come_with_0002_and_go_with_its_downgrade(db_settings):
-    migrate.upgrade(db_settings, "0001")
-    assert not PAGE_INDEXES & index_names(db_settings)
+@pytest.mark.parametrize("revision", sorted(REVISION_INDEXES))
+def test_a_revision_makes_and_drops_its_indexes_and_its_downgrade_undoes_it(db_settings, revision):
+    previous = f"{int(revision) - 1:04}"
+    migrate.upgrade(db_settings, previous)
+    before = index_names(db_settings)
 
-    migrate.upgrade(db_settings)
+    migrate.upgrade(db_settings, revision)
 
-    assert migrate.current_revision(db_settings) == "0002"
-    assert PAGE_INDEXES <= index_names(db_settings)
-    assert schema_of(db_settings)[0] == []
+    assert migrate.current_revision(db_settings) == revision
+    after = index_names(db_settings)
+    created, dropped = REVISION_INDEXES[revision]
+    assert (after - before, before - after) == (created, dropped)
 
-    migrate.downgrade(db_settings, "0001")
+    migrate.downgrade(db_settings, previous)
 
-    assert migrate.current_revision(db_settings) == "0001"
-    assert not PAGE_INDEXES & index_names(db_settings)
-    # Back at 0001 the only differences from the models are the four indexes.
-    differences = schema_of(db_settings)[0]
-    assert sorted((d[0], d[1].name) for d in differences) == sorted(
-        ("add_index", name) for name in PAGE_INDEXES
-    )
+    assert migrate.current_revision(db_settings) == previous
+    assert index_names(db_settings) == before
 
 
 def test_the_url_comes_from_the_configuration(db_settings, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", db_settings.url.render_as_string(hide_password=False))
     migrate.upgrade()
-    assert migrate.current_revision() == "0002"
+    assert migrate.current_revision() == HEAD
     assert {"users", "study_sessions", VERSION_TABLE} <= tables_of(db_settings)
 
 
 def test_the_manager_database_is_accepted(database):
     migrate.upgrade(database)
-    assert migrate.current_revision(database) == "0002"
+    assert migrate.current_revision(database) == HEAD
 
 
 # create_tables() and migrations agree: a database built from the models records the head,

@@ -122,11 +122,16 @@ class StudyMessage(Base):
 
     __tablename__ = "study_messages"
     __repr_fields__ = ("study_session_id", "role")
-    __table_args__ = (enum_check("role", MessageRole, "role_valid"),)
+    __table_args__ = (
+        enum_check("role", MessageRole, "role_valid"),
+        # A session's newest messages (ORDER BY id DESC) are its index's last entries, on
+        # PostgreSQL too, whose index would not otherwise end with the id (revision 0003).
+        Index("ix_study_messages_study_session_id_id", "study_session_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_session_id: Mapped[int] = mapped_column(
-        ForeignKey("study_sessions.id", ondelete="CASCADE"), index=True
+        ForeignKey("study_sessions.id", ondelete="CASCADE")
     )
     role: Mapped[MessageRole] = mapped_column(StrEnumType(MessageRole))
     content: Mapped[str] = mapped_column(Text)

@@ -185,9 +185,17 @@ class Student(User):
         return list(get_current_session().scalars(query))
 
 
-# A class's counts by role read the index alone (revision 0002). Declared here: the
-# column belongs to Student, a subclass sharing the users table.
+# Declared here: the column belongs to Student, a subclass sharing the users table.
+# A class's counts by role read the index alone (revision 0002).
 Index("ix_users_school_class_id_role", Student.school_class_id, User.role)
+# A school's roster, by class then name, read in index order (revision 0003).
+Index(
+    "ix_users_school_class_id_last_name",
+    Student.school_class_id,
+    User.last_name,
+    User.first_name,
+    User.id,
+)
 
 
 class Parent(User):
