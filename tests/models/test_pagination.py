@@ -19,6 +19,7 @@ from studyhall.models import (
     HomeHoursStudySession,
     InvalidCursorError,
     InvalidFilterError,
+    SchoolClass,
     SessionStatus,
     Student,
     StudySession,
@@ -301,6 +302,41 @@ def test_pages_read_the_index_of_their_filter_and_order(db_session, db_database)
                 assert keys == {"study_sessions": HISTORY_INDEX}, (sql, keys)
         else:
             assert not any("FORCE INDEX" in sql for sql, _ in seen)
+
+
+ROSTER_INDEX = "ix_users_school_class_id_last_name"
+
+
+def test_a_page_reads_the_index_that_serves_the_most_of_its_order(db_session, db_database):
+    # users(school_class_id), (school_class_id, role) and (school_class_id, last_name,
+    # first_name, id) all start with the first order column; only the last one gives the
+    # page's rows in order, where the others make MariaDB sort every row that matches.
+    with DatabaseManager.get_session():
+        world = make_world(students=4)
+        classes = [
+            SchoolClass.create(school=world.school, name=name, grade_level=7)
+            for name in ("7A", "7B")
+        ]
+        for number, student in enumerate(world.students):
+            student.school_class = classes[number % 2]
+        get_current_session().flush()
+        with sent(db_database.engine) as seen:
+            Student.page(
+                per_page=2,
+                order_by=["school_class_id", "last_name", "first_name"],
+                school_class_id=[c.id for c in classes],
+            )
+        assert len(seen) == 1
+        if db_database.engine.dialect.name in ("mysql", "mariadb"):
+            sql, parameters = seen[0]
+            assert f"FORCE INDEX ({ROSTER_INDEX})" in sql
+            connection = get_current_session().connection()
+            plan = list(connection.exec_driver_sql("EXPLAIN " + sql, parameters).mappings())
+            assert [(row["key"], "filesort" in (row["Extra"] or "")) for row in plan] == [
+                (ROSTER_INDEX, False)
+            ]
+        else:
+            assert "FORCE INDEX" not in seen[0][0]
 
 
 def _tamper(cursor: str) -> str:
