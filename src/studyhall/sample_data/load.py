@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.security import generate_password_hash
 
+from studyhall.db.backends import refresh_statistics
 from studyhall.db.engine import Database
 from studyhall.errors import (
     CommitOutcomeUnknownError,
@@ -135,6 +136,8 @@ def populate(
         if clear_existing or not _loaded_meanwhile(database, tables["users"]):
             raise
         return SampleDataSummary(scale=scale, loaded=False)
+    # The planner must know what was loaded before the first page reads it.
+    refresh_statistics(database.engine, [table.name for table in tables.values()])
     seconds = time.perf_counter() - started
     return SampleDataSummary(scale, True, rows, deleted, seconds)
 

@@ -153,6 +153,27 @@ def drop_database(settings: DatabaseSettings) -> None:
         engine.dispose()
 
 
+def refresh_statistics(engine: Engine, table_names: list[str]) -> None:
+    """Have the server's planner count the rows of `table_names` now (after a bulk load).
+
+    Until its statistics catch up (InnoDB recalculates in the background, PostgreSQL's
+    autovacuum a minute or so later) the planner takes freshly loaded tables for empty and
+    may join them in the worst order. MySQL / MariaDB: ANALYZE TABLE; PostgreSQL: ANALYZE.
+    SQLite is left alone: its planner prefers an index for an equality without
+    statistics, and a sqlite_stat1 table would change every plan of the embedded default.
+    Runs outside any transaction (ANALYZE TABLE commits implicitly).
+    """
+    if engine.dialect.name == "sqlite" or not table_names:
+        return
+    quote = engine.dialect.identifier_preparer.quote
+    names = ", ".join(quote(validate_identifier(name)) for name in table_names)
+    command = "ANALYZE TABLE" if engine.dialect.name in ("mysql", "mariadb") else "ANALYZE"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        result = conn.exec_driver_sql(f"{command} {names}")
+        if result.returns_rows:
+            result.fetchall()  # ANALYZE TABLE answers with a status row per table
+
+
 def server_version(connection: Connection) -> str:
     """A one-line description of the server, e.g. `mariadb 10.11.19`."""
     info = connection.dialect.server_version_info or ()
@@ -168,6 +189,7 @@ __all__ = [
     "engine_options",
     "ensure_database",
     "needs_reset",
+    "refresh_statistics",
     "server_url",
     "server_version",
 ]
