@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import random
 import sqlite3
 import statistics
 import tempfile
@@ -314,15 +315,21 @@ def make_flask(settings: DatabaseSettings) -> tuple[Any, Any]:
 
 
 def time_rounds(variants: list[Variant], n: int) -> None:
-    """Run every variant n times in rounds of ROUND units, rotating the order each round."""
+    """Run every variant n times in rounds of ROUND units, in a new order each round.
+
+    Shuffled (seeded), not rotated: rotating keeps each variant behind the same neighbour,
+    whose leftovers (caches, garbage, a pool on another engine) then bias its ratio.
+    """
     for v in variants:  # warm-up: connections, compiled-statement caches
         with v.scope():
             v.run(100)
     rounds = max(1, n // ROUND)
     per_round = n // rounds
-    for r in range(rounds):
-        shift = r % len(variants)
-        for v in variants[shift:] + variants[:shift]:
+    order = list(variants)
+    shuffle = random.Random(ROUND).shuffle
+    for _ in range(rounds):
+        shuffle(order)
+        for v in order:
             with v.scope():
                 cpu, wall = time.process_time_ns(), time.perf_counter_ns()
                 v.run(per_round)
