@@ -6,7 +6,15 @@ import importlib
 import platform
 import sys
 
-BENCHMARKS = ("session_overhead", "transactions", "my_courses", "seeding", "web", "pagination")
+BENCHMARKS = (
+    "session_overhead",
+    "transactions",
+    "my_courses",
+    "seeding",
+    "web",
+    "pagination",
+    "pages_at_scale",
+)
 
 
 def main(argv: list[str]) -> int:
