@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -11,9 +12,14 @@ from flask.testing import FlaskClient
 from studyhall.app import create_app
 from studyhall.app.school import ROSTER_PAGE, clear_school_counts
 from studyhall.database import DatabaseManager
+from studyhall.db import default
+from studyhall.db.backends import ensure_database
+from studyhall.db.engine import Database
 from studyhall.db.recording import record_statements
+from studyhall.migrations import create_tables
 from studyhall.models import SchoolClass, Student
-from tests.app.support import FAST_HASH, World, login, user_email
+from tests.app.support import FAST_HASH, World, login, make_world, user_email
+from tests.conftest import throwaway_settings
 
 MORE = ROSTER_PAGE + 3  # school one has alice, bob and idle already: two pages
 
@@ -144,3 +150,39 @@ def test_a_ttl_of_zero_counts_on_every_request(uncached: Flask) -> None:
     assert students_count(client.get("/school").get_data(as_text=True)) == 3
     add_students(2)
     assert students_count(client.get("/school").get_data(as_text=True)) == 5
+
+
+def test_the_last_page_is_known_from_the_roster_even_when_the_count_is_stale(
+    client: FlaskClient, world: World
+) -> None:
+    add_students(MORE)
+    login(client, "mona")
+    assert "Page 1 of 2" in client.get("/school").get_data(as_text=True)
+    with DatabaseManager.get_session():  # most pupils move to school two: one page left
+        other = SchoolClass.get_by(name="8B", first=True)
+        assert other is not None
+        for student in Student.get_by(last_name="Roster")[5:]:
+            student.school_class_id = other.id
+
+    page = client.get("/school").get_data(as_text=True)
+    assert students_count(page) == MORE + 3  # the cached count, stale within the TTL
+    assert "Page 1 of 1" in page and "Next" not in page
+
+
+def test_counts_are_cached_per_database(client: FlaskClient, world: World, tmp_path: Path) -> None:
+    # A process that switches databases (tests, benchmarks) never sees another's counts.
+    login(client, "mona")
+    assert students_count(client.get("/school").get_data(as_text=True)) == 3
+    settings = throwaway_settings("sqlite", tmp_path)
+    ensure_database(settings)
+    other = Database(settings)
+    try:
+        with default.using(other):
+            create_tables(other.engine)
+            with DatabaseManager.get_session():
+                make_world()
+            add_students(4)
+            assert students_count(client.get("/school").get_data(as_text=True)) == 7
+        assert students_count(client.get("/school").get_data(as_text=True)) == 3
+    finally:
+        other.dispose()

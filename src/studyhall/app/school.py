@@ -51,6 +51,10 @@ class SchoolCounts:
     as_of: datetime
 
 
+# (the database's URL, password hidden; the school's id) -> its counts.
+CountsKey = tuple[str, int]
+
+
 def school_counts(school_id: int) -> dict[str, int]:
     """Counts of one school's rows, in a few aggregate queries. Requires an active session."""
     session = get_current_session()
@@ -90,12 +94,14 @@ def school_counts(school_id: int) -> dict[str, int]:
 def init_app(app: Flask) -> None:
     """Give `app` its cache of school counts and the page."""
     settings: AppSettings = app.extensions["studyhall"]
-    app.extensions[CACHE_KEY] = ExpiringCache[int, SchoolCounts](ttl=settings.school_counts_ttl)
+    app.extensions[CACHE_KEY] = ExpiringCache[CountsKey, SchoolCounts](
+        ttl=settings.school_counts_ttl
+    )
     app.register_blueprint(bp)
 
 
-def counts_cache(app: Flask) -> ExpiringCache[int, SchoolCounts]:
-    cache: ExpiringCache[int, SchoolCounts] = app.extensions[CACHE_KEY]
+def counts_cache(app: Flask) -> ExpiringCache[CountsKey, SchoolCounts]:
+    cache: ExpiringCache[CountsKey, SchoolCounts] = app.extensions[CACHE_KEY]
     return cache
 
 
@@ -105,9 +111,14 @@ def clear_school_counts(app: Flask) -> None:
 
 
 def cached_counts(school_id: int) -> SchoolCounts:
-    """The school's counts, from this process's cache when fresh. Requires an active session."""
+    """The school's counts, from this process's cache when fresh. Requires an active session.
+
+    Keyed by database too: a process that switches databases (tests, benchmarks) never
+    shows one database's counts for another's school of the same id.
+    """
+    database = str(get_current_session().get_bind().engine.url)  # str() hides a password
     return counts_cache(current_app).get(
-        school_id, lambda: SchoolCounts(school_counts(school_id), datetime.now(UTC))
+        (database, school_id), lambda: SchoolCounts(school_counts(school_id), datetime.now(UTC))
     )
 
 
@@ -149,7 +160,8 @@ def overview() -> str:
     )
     if page > 1 and (students is None or not students.items):
         abort(404)
-    pages = max(known_pages, page + 1 if students and students.has_next else page)
+    # The roster knows its own end exactly; only pages beyond the next come from the count.
+    pages = max(known_pages, page + 1) if students is not None and students.has_next else page
     return render_template(
         "school.html",
         school=school,
@@ -165,6 +177,7 @@ def overview() -> str:
 
 __all__ = [
     "CACHE_KEY",
+    "CountsKey",
     "ROSTER_PAGE",
     "SchoolCounts",
     "bp",
