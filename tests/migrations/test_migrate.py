@@ -21,7 +21,7 @@ from studyhall.errors import MigrationError
 from studyhall.models import Base
 
 VERSION_TABLE = "alembic_version"
-HEAD = "0003"
+HEAD = "0004"
 
 
 def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]]]:
@@ -95,6 +95,7 @@ REVISION_INDEXES = {
         {"ix_users_school_class_id_last_name", "ix_study_messages_study_session_id_id"},
         {"ix_study_messages_study_session_id"},
     ),
+    "0004": ({"ix_user_sessions_user_id", "ix_user_sessions_expires_at"}, set()),
 }
 
 

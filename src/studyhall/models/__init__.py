@@ -19,6 +19,7 @@ from studyhall.models.study_session import (
     StudySession,
 )
 from studyhall.models.user import Manager, Parent, Student, User, UserRole, parent_students
+from studyhall.models.user_session import UserSession, hash_session_token, new_session_token
 
 __all__ = [
     "AIAgent",
@@ -54,5 +55,8 @@ __all__ = [
     "TimestampMixin",
     "User",
     "UserRole",
+    "UserSession",
+    "hash_session_token",
+    "new_session_token",
     "parent_students",
 ]
