@@ -1,17 +1,19 @@
-"""Web-app settings: SECRET_KEY refused in production when missing, default or short."""
+"""Web-app settings: SECRET_KEY refused in production when missing, default, short or weak."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 import pytest
 
 from studyhall.app import create_app
-from studyhall.app.config import DEFAULT_SCHOOL_COUNTS_TTL, load_app_settings
+from studyhall.app.config import DEFAULT_SCHOOL_COUNTS_TTL, check_secret_key, load_app_settings
 from studyhall.errors import ConfigurationError
 
-STRONG = "k" * 16 + "9f3a" * 8
+# secrets.token_hex(32) once: the shape of key the messages tell people to make.
+STRONG = "5c1f0e6a9b3d47e28c6f1a0d9e4b7c3a2f8d6e1b0a9c4f7e3d2b8a6c5e1f0d94"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +25,15 @@ STRONG = "k" * 16 + "9f3a" * 8
         ("Secret", "well-known default"),
         ("dev", "well-known default"),
         ("short-but-not-default", "shorter than 32 characters"),
+        ("a" * 32, "repeats"),
+        ("Summer2024!Summer2024!Summer2024", "repeats"),
+        ("k" * 16 + "9f3a" * 8, "too few different characters"),
+        ("aaaaaaaabbbbbbbbccccccccdddddddd", "too few different characters"),
+        ("abcdefghijklmnopqrstuvwxyz012345", "run of consecutive characters"),
+        ("my-super-secret-key-for-the-app!", "well-known words"),
+        ("correct horse battery staple xyz", "well-known words"),
+        ("studyhall-production-secret-key-2026", "well-known words"),
+        ("xx7xx1xxqxx9xxmxx2xxpxx5xx8xxzxk", "too little entropy"),
     ],
 )
 def test_production_refuses_an_unsafe_secret(secret: str | None, problem: str) -> None:
@@ -38,6 +49,25 @@ def test_production_accepts_a_long_random_secret() -> None:
     settings = load_app_settings({"STUDYHALL_ENV": "production", "SECRET_KEY": STRONG})
     assert settings.is_production and settings.secret_key == STRONG
     assert STRONG not in repr(settings)
+
+
+def test_production_accepts_what_the_message_tells_people_to_run() -> None:
+    """No false alarm on keys made as the message says (the shortest, 32 hex digits, too)."""
+    for _ in range(2000):
+        for key in (secrets.token_hex(32), secrets.token_hex(16), secrets.token_urlsafe(32)):
+            assert check_secret_key(key, "production") == key
+
+
+def test_development_warns_of_a_weak_secret_but_uses_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="studyhall"):
+        settings = load_app_settings({"SECRET_KEY": "test-secret"})
+    assert settings.secret_key == "test-secret"
+    assert "would be refused with STUDYHALL_ENV=production" in caplog.text
+    assert "token_hex" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="studyhall"):
+        load_app_settings({"SECRET_KEY": STRONG})
+    assert caplog.text == ""
 
 
 def test_development_generates_a_random_secret_with_a_warning(

@@ -9,7 +9,10 @@ stops the app from starting.
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,6 +46,54 @@ KNOWN_DEFAULTS = frozenset(
         "your_secret_key",
     }
 )
+
+# Words people build keys from: a key made of them is guessed from a word list, however long.
+KNOWN_WORDS = (
+    "correcthorsebatterystaple",
+    "loremipsum",
+    "thequickbrownfox",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "1234567890",
+    "password",
+    "passwd",
+    "letmein",
+    "changeme",
+    "change",
+    "secret",
+    "super",
+    "default",
+    "insecure",
+    "development",
+    "production",
+    "testing",
+    "test",
+    "example",
+    "sample",
+    "demo",
+    "studyhall",
+    "flask",
+    "django",
+    "session",
+    "admin",
+    "token",
+    "signing",
+    "cookie",
+    "your",
+    "key",
+    "app",
+    "the",
+    "for",
+    "dev",
+    "prod",
+    "my",
+)
+# Thresholds met by every key of `secrets.token_hex(16)` (32 characters) in 200,000 drawn:
+# at least 9 different characters, and at least 90 bits by the estimate below.
+MIN_DISTINCT_CHARACTERS = 8
+MIN_ESTIMATED_BITS = 80.0
+GENERATE_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 # Levels of `requires_new` a request may open inside its unit of work. Each holds a
@@ -82,30 +133,73 @@ class AppSettings:
         )
 
 
+def secret_key_problem(key: str) -> str | None:
+    """What makes `key` unsafe to sign sessions with, or None when it looks random."""
+    if not key:
+        return "SECRET_KEY is not set"
+    if key.lower() in KNOWN_DEFAULTS:
+        return "SECRET_KEY is a well-known default value"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters"
+    period = _period(key)
+    if period <= len(key) // 2:
+        return f"SECRET_KEY repeats a pattern of {period} character(s)"
+    letters = re.sub(r"[^a-z0-9]", "", key.lower())
+    for word in KNOWN_WORDS:
+        letters = letters.replace(word, "")
+    if len(letters) < MIN_SECRET_LENGTH // 2:
+        return "SECRET_KEY is made of well-known words"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in zip(key, key[1:], strict=False))
+    if steps * 2 > len(key):
+        return "SECRET_KEY is mostly a run of consecutive characters (abc..., 123...)"
+    if len(set(key)) < MIN_DISTINCT_CHARACTERS:
+        return f"SECRET_KEY has too few different characters ({len(set(key))})"
+    bits = _estimated_bits(key)
+    if bits < MIN_ESTIMATED_BITS:
+        return f"SECRET_KEY has too little entropy (about {bits:.0f} bits)"
+    return None
+
+
+def _period(text: str) -> int:
+    """The length of the shortest unit that `text` repeats (a prefix of it may end it)."""
+    for size in range(1, len(text) // 2 + 1):
+        if all(text[i] == text[i - size] for i in range(size, len(text))):
+            return size
+    return len(text)
+
+
+def _estimated_bits(text: str) -> float:
+    """Shannon's estimate of the key's entropy from its own character frequencies."""
+    counts = Counter(text).values()
+    return -sum(n * math.log2(n / len(text)) for n in counts)
+
+
 def check_secret_key(secret_key: str | None, environment: str) -> str:
-    """Return a usable secret key; in production refuse a missing, default or short one."""
+    """Return a usable secret key; in production refuse a missing or weak one.
+
+    Outside production a missing key is replaced by a random one and a weak one is used
+    with a warning.
+    """
     key = (secret_key or "").strip()
+    problem = secret_key_problem(key)
     if environment != PRODUCTION:
         if not key:
             log.warning(
                 "SECRET_KEY is not set: using a random key for this process, so sessions end "
-                "when it stops. Set SECRET_KEY (e.g. `python -c 'import secrets; "
-                "print(secrets.token_hex(32))'`) to keep them."
+                f"when it stops. Set SECRET_KEY (e.g. `{GENERATE_KEY}`) to keep them."
             )
             return secrets.token_hex(32)
+        if problem:
+            log.warning(
+                f"{problem}: it would be refused with STUDYHALL_ENV=production. Make one "
+                f"with `{GENERATE_KEY}`."
+            )
         return key
-    if not key:
-        problem = "SECRET_KEY is not set"
-    elif key.lower() in KNOWN_DEFAULTS:
-        problem = "SECRET_KEY is a well-known default value"
-    elif len(key) < MIN_SECRET_LENGTH:
-        problem = f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters"
-    else:
+    if problem is None:
         return key
     raise ConfigurationError(
         f"{problem}, which is unsafe with STUDYHALL_ENV=production: anyone could forge a "
-        "login. Set SECRET_KEY to a long random value, e.g. the output of "
-        "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        f"login. Set SECRET_KEY to a long random value, e.g. the output of `{GENERATE_KEY}`."
     )
 
 
@@ -158,11 +252,16 @@ __all__ = [
     "DEFAULT_SCHOOL_COUNTS_TTL",
     "MAX_SCHOOL_COUNTS_TTL",
     "AppSettings",
+    "GENERATE_KEY",
     "KNOWN_DEFAULTS",
+    "KNOWN_WORDS",
+    "MIN_DISTINCT_CHARACTERS",
+    "MIN_ESTIMATED_BITS",
     "MIN_SECRET_LENGTH",
     "PRODUCTION",
     "REQUIRES_NEW_DEPTH",
     "check_secret_key",
     "load_app_settings",
     "school_counts_ttl",
+    "secret_key_problem",
 ]
