@@ -203,7 +203,7 @@ def test_pool_wait_is_the_time_a_checkout_waited_for_a_connection(one_connection
         wait_sum = "studyhall_db_pool_wait_seconds_sum"
         waited_before = registry.get_sample_value(wait_sum)
 
-        hold = 0.3
+        hold = 0.5
         holding, waiting = threading.Event(), threading.Event()
 
         def holder() -> None:
@@ -225,7 +225,9 @@ def test_pool_wait_is_the_time_a_checkout_waited_for_a_connection(one_connection
 
         assert registry.get_sample_value(wait_count) == idle_waits + 1
         waited = registry.get_sample_value(wait_sum) - waited_before
-        assert 0.9 * hold <= waited <= elapsed
+        # This thread waits from just after `waiting` is set: a fifth of the hold is its
+        # margin for reaching the pool on a busy machine.
+        assert 0.8 * hold <= waited <= elapsed
     finally:
         metrics.disable_metrics()
 

@@ -129,15 +129,24 @@ def end_unit(state: Any, error: BaseException | None, retries: int) -> None:
     """End the span `start_unit` opened: committed, or rolled back raising `error`."""
     span, token = state
     try:
-        span.set_attribute("studyhall.unit.outcome", "commit" if error is None else "rollback")
-        span.set_attribute("studyhall.unit.retries", retries)
-        if error is not None:
+        if error is None:
+            span.set_attributes(
+                {"studyhall.unit.outcome": "commit", "studyhall.unit.retries": retries}
+            )
+        else:
             cause = error.__cause__
-            conflict = is_conflict(error) or (cause is not None and is_conflict(cause))
-            span.set_attribute("studyhall.unit.conflict", conflict)
-            span.set_attribute("error.type", type(error).__qualname__)
+            name = type(error).__qualname__
+            span.set_attributes(
+                {
+                    "studyhall.unit.outcome": "rollback",
+                    "studyhall.unit.retries": retries,
+                    "studyhall.unit.conflict": is_conflict(error)
+                    or (cause is not None and is_conflict(cause)),
+                    "error.type": name,
+                }
+            )
             span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+            span.set_status(Status(StatusCode.ERROR, name))
         span.end()
     finally:
         context.detach(token)
