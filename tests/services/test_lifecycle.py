@@ -82,9 +82,9 @@ COMPLETED, CANCELLED = ("start", "end"), ("cancel",)
         (ACTIVE, "add_message", SessionStatus.ACTIVE),
         (COMPLETED, "evaluate", SessionStatus.COMPLETED),
         (PLANNED, "end", "it is planned, and only active sessions allow that"),
-        (PLANNED, "add_message", "Cannot add a message to study session"),
-        (PLANNED, "evaluate", "Cannot evaluate study session .*: it is planned, and only"),
-        (ACTIVE, "start", "Cannot start study session"),
+        (PLANNED, "add_message", "Cannot add a message to the study session on 'Unit 1'"),
+        (PLANNED, "evaluate", "Cannot evaluate the study session on 'Unit 1': it is planned"),
+        (ACTIVE, "start", "Cannot start the study session on 'Unit 1': it is active"),
         (ACTIVE, "evaluate", "it is active, and only completed sessions"),
         (COMPLETED, "start", "it is completed, and only planned sessions"),
         (COMPLETED, "end", "it is completed"),
@@ -145,14 +145,27 @@ def test_messages_are_kept_in_order(world):
 
 def test_second_active_session_is_refused(world):
     first, second = reach(world, ACTIVE), plan(world, unit=1)
-    with pytest.raises(ActiveSessionExistsError, match="already has an active study session"):
+    with pytest.raises(ActiveSessionExistsError) as refused:
         lifecycle.start(second)
+    # Named as the student knows it: the running unit and its course, never an id.
+    assert str(refused.value) == (
+        "Another study session is in progress: 'Unit 1' in Algebra 1. End or cancel it "
+        "before starting a new one."
+    )
     assert snapshot(first)[0] == SessionStatus.ACTIVE
     assert snapshot(second)[:2] == (SessionStatus.PLANNED, None)
     # Another student is not affected, and ending the first frees the student.
     lifecycle.start(plan(world, student=1))
     lifecycle.end(first)
     assert lifecycle.start(second).status == SessionStatus.ACTIVE
+
+
+def test_a_session_planned_and_started_in_one_unit_of_work_names_the_running_unit(world):
+    # As the web app does it: the refused session was never committed.
+    reach(world, ACTIVE)
+    with pytest.raises(ActiveSessionExistsError, match="in progress: 'Unit 1' in Algebra 1"):
+        with DatabaseManager.get_session():
+            lifecycle.start(plan(world, unit=2))
 
 
 def test_evaluation_is_recorded_once(world):
@@ -265,7 +278,7 @@ def test_default_teacher_is_the_first_active_one(world):
 def test_failure_inside_a_larger_unit_of_work_rolls_it_all_back(world):
     first = reach(world, ACTIVE)
     second = plan(world, unit=1)
-    with pytest.raises(ActiveSessionExistsError):
+    with pytest.raises(ActiveSessionExistsError, match="in progress: 'Unit 1' in Algebra 1"):
         with DatabaseManager.get_session():
             lifecycle.add_message(first, "student", "written, then rolled back")
             lifecycle.start(second)

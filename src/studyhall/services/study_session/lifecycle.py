@@ -13,6 +13,9 @@ first would pin a snapshot that a concurrent writer makes stale: "database is lo
 The one-active-session invariant is the UNIQUE `active_student_id` (see
 `studyhall.models.study_session`); its IntegrityError becomes ActiveSessionExistsError.
 
+Messages name a session by its learning unit, as the student knows it, never by id: the
+web app shows them as they are.
+
 Each function joins the active unit of work or opens its own (`@with_db_session`); an
 error rolls the unit of work back, so nothing is left half-written.
 """
@@ -23,7 +26,7 @@ from collections.abc import Collection
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +35,7 @@ from studyhall.db.transaction import get_current_session
 from studyhall.models import (
     AgentType,
     AIAgent,
+    Course,
     Enrollment,
     EnrollmentStatus,
     Evaluation,
@@ -100,22 +104,12 @@ def start(session_id: int) -> StudySession:
     """Make a planned session active. Raises ActiveSessionExistsError when the student
     already has an active session."""
     try:
-        return _transition(
-            session_id,
-            "start",
-            (PLANNED,),
-            status=ACTIVE,
-            active_student_id=StudySession.student_id,
-            started_at=utcnow(),
-        )
+        return _activate(session_id)
     except IntegrityError as exc:
         # Only the one-active-session constraint can fail: the other values are fixed.
         if "active_student_id" not in str(exc.orig):
             raise
-        raise ActiveSessionExistsError(
-            f"Study session {session_id} cannot start: its student already has an active "
-            "study session. End or cancel that one first."
-        ) from exc
+        raise ActiveSessionExistsError(_already_active(session_id)) from exc
 
 
 @with_db_session
@@ -182,6 +176,42 @@ def evaluate_study_session(
         raise _already_evaluated(session_id) from exc
 
 
+@with_db_session(propagation="nested")
+def _activate(session_id: int) -> StudySession:
+    """The guarded UPDATE of `start`, in a savepoint: when the one-active-session
+    constraint refuses it, the transaction goes on (PostgreSQL would refuse every further
+    statement), so the refusal can name the session in progress."""
+    return _transition(
+        session_id,
+        "start",
+        (PLANNED,),
+        status=ACTIVE,
+        active_student_id=StudySession.student_id,
+        started_at=utcnow(),
+    )
+
+
+def _already_active(session_id: int) -> str:
+    """The refusal of a second active session, naming the one in progress."""
+    student_id = select(StudySession.student_id).where(StudySession.id == session_id)
+    query = (
+        select(LearningUnit.title, Course.name)
+        .join(StudySession, StudySession.learning_unit_id == LearningUnit.id)
+        .join(Course, Course.id == LearningUnit.course_id)
+        .where(StudySession.active_student_id == student_id.scalar_subquery())
+    )
+    running = get_current_session().execute(query).first()
+    if running is None:  # ended in the meantime, by a transaction we cannot see yet
+        return (
+            "Another study session was in progress when this one tried to start. Try again, "
+            "or end or cancel the other one first."
+        )
+    return (
+        f"Another study session is in progress: {running.title!r} in {running.name}. End or "
+        "cancel it before starting a new one."
+    )
+
+
 def _already_evaluated(session_id: int) -> AlreadyEvaluatedError:
     return AlreadyEvaluatedError(
         f"Study session {session_id} is already evaluated; a session has one evaluation. "
@@ -225,8 +255,8 @@ def _transition(
     if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
         wanted = " or ".join(status.value for status in allowed)
         raise InvalidTransitionError(
-            f"Cannot {verb} study session {session_id}: it is {current.status.value}, and "
-            f"only {wanted} sessions allow that."
+            f"Cannot {verb} the study session on {current.learning_unit.title!r}: it is "
+            f"{current.status.value}, and only {wanted} sessions allow that."
         )
     return current
 
