@@ -92,6 +92,16 @@ def test_setup_loads_and_prints_the_demo_logins(seeded):
     assert result.stderr == ""  # no progress bar off a terminal
 
 
+def test_seed_at_another_scale_says_how_to_reload(seeded):
+    result = run("seed", "--scale", "5")
+    assert result.exit_code == 0, result.output
+    assert "Sample data is already loaded at scale 1, not 5: nothing changed." in result.stdout
+    assert "`studyhall-db seed --clear --scale 5`" in result.stdout
+    same = run("seed", "--scale", "1")
+    assert "already loaded: nothing changed" in same.stdout
+    assert "--scale" not in same.stdout
+
+
 def test_seed_clear_at_scale_reloads(seeded):
     result = run("seed", "--clear", "--scale", "2", "--yes")
     assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
+from sqlalchemy import Connection, Integer, Table, delete, func, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.security import generate_password_hash
 
@@ -68,12 +68,22 @@ class SampleDataSummary:
     deleted: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     demo_logins: tuple[str, ...] = DEMO_LOGINS
+    # The scale of the sample data found in the database, when nothing was loaded.
+    loaded_scale: int | None = None
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
     def __str__(self) -> str:
+        if not self.loaded and self.loaded_scale not in (None, self.scale):
+            head = (
+                f"Sample data is already loaded at scale {self.loaded_scale}, not "
+                f"{self.scale}: nothing changed. To reload it at scale {self.scale}, run "
+                f"`studyhall-db seed --clear --scale {self.scale}` (or pass "
+                "clear_existing=True), which deletes every row first."
+            )
+            return f"{head}\nDemo logins: {', '.join(self.demo_logins)}"
         if not self.loaded:
             head = (
                 "Sample data is already loaded: nothing changed. Pass clear_existing=True "
@@ -120,8 +130,8 @@ def populate(
             deleted: dict[str, int] = {}
             if clear_existing:
                 deleted = _delete_all(conn, tables)
-            elif _sample_data_present(conn, tables["users"]):
-                return SampleDataSummary(scale=scale, loaded=False)
+            elif (marker := _marker_id(conn, tables["users"])) is not None:
+                return SampleDataSummary(scale, False, loaded_scale=_scale_of(marker))
             else:
                 _refuse_other_data(conn, tables, database.settings.database)
             # One hash for every user: scrypt is slow on purpose, and the password is shared.
@@ -186,8 +196,23 @@ def _require_tables(conn: Connection, tables: Mapping[str, Table]) -> None:
 
 
 def _sample_data_present(conn: Connection, users: Table) -> bool:
+    return _marker_id(conn, users) is not None
+
+
+def _marker_id(conn: Connection, users: Table) -> int | None:
     query = select(users.c.id).where(users.c.email == MARKER_EMAIL)
-    return conn.execute(query).first() is not None
+    found: int | None = conn.execute(query).scalar()
+    return found
+
+
+def _scale_of(marker_id: int) -> int | None:
+    """The scale whose load gave the marker (the first manager) this id, if any.
+
+    Students and parents come first, in numbers proportional to the scale.
+    """
+    per_scale = Blueprint(1, password_hash="").manager_id(1) - 1
+    scale, rest = divmod(marker_id - 1, per_scale)
+    return scale if rest == 0 and scale >= 1 else None
 
 
 def _loaded_meanwhile(database: Database, users: Table) -> bool:
@@ -271,7 +296,8 @@ def _advance_sequences(conn: Connection, tables: Iterable[Table]) -> None:
         return
     for table in tables:
         column: Any = table.c.get("id")
-        if column is None or not column.primary_key:
+        # A key that is not a serial number (user_sessions: a token's hash) has no sequence.
+        if column is None or not column.primary_key or not isinstance(column.type, Integer):
             continue
         next_id = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
         sequence = func.pg_get_serial_sequence(table.name, "id")
