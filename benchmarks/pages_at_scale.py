@@ -19,7 +19,9 @@ page; the parent's /family; the manager's /school and its roster's next page (wh
 page has one). Links to next pages are read off the pages themselves.
 
 Target (issue 15): every page at scale 500 within 1.5x its scale-1 time, and the same
-number of statements at both scales; exits 1 otherwise.
+number of statements at both scales; exits 1 otherwise. /school's counts are kept for a few
+seconds (STUDYHALL_SCHOOL_COUNTS_TTL); the row "counts recounted" empties that cache before
+each request and is reported beside the target, not in it: a recount reads the school.
 
 Run: `.venv/bin/python -m benchmarks.pages_at_scale [--rounds 9] [--requests 10]`.
 MariaDB is reached through STUDYHALL_BENCH_MARIADB_URL (default root@127.0.0.1:3306).
@@ -45,6 +47,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.app import create_app
+from studyhall.app.school import clear_school_counts
 from studyhall.config import DatabaseSettings
 from studyhall.db import default
 from studyhall.db.backends import drop_database, ensure_database, refresh_statistics
@@ -82,6 +85,9 @@ T0 = datetime(2020, 1, 1)
 SESSIONS = Base.metadata.tables["study_sessions"]
 MESSAGES = Base.metadata.tables["study_messages"]
 # A link to the next page of a list: keyset (after=, before=) or numbered (page=2).
+# Pages read with the app's caches emptied before each request: reported, not in the target
+# (issue 15 allows the school's counts a short cache; these rows show what a recount costs).
+COLD = "manager /school, counts recounted"
 NEXT_LINK = re.compile(r'href="([^"]*[?&](?:after|before|page)=[^"]*)"')
 
 
@@ -249,6 +255,7 @@ def pages(app: Flask, people: People) -> dict[str, tuple[FlaskClient, str]]:
         "parent /family": (parent, "/family"),
         "manager /school": (manager, "/school"),
     }
+    found[COLD] = found["manager /school"]
     for name in ("student /history", "manager /school", "student study session"):
         client, path = found[name]
         further = next_link(client, path)
@@ -257,24 +264,30 @@ def pages(app: Flask, people: People) -> dict[str, tuple[FlaskClient, str]]:
     return found
 
 
-def check(client: FlaskClient, path: str) -> None:
+def check(client: FlaskClient, path: str, cold: bool = False) -> None:
+    if cold:
+        clear_school_counts(client.application)
     response = client.get(path)
     if response.status_code != 200:
         raise RuntimeError(f"{path} answered {response.status_code}")
 
 
-def statements(database: Database, client: FlaskClient, path: str) -> int:
+def statements(database: Database, client: FlaskClient, path: str, cold: bool) -> int:
     with default.using(database), record_statements(database) as seen:
-        check(client, path)
+        check(client, path, cold)
     return seen.count
 
 
-def timed(database: Database, client: FlaskClient, path: str, requests: int) -> float:
+def timed(database: Database, client: FlaskClient, path: str, cold: bool, requests: int) -> float:
     with default.using(database):
-        started = time.perf_counter()
+        elapsed = 0.0
         for _ in range(requests):
+            if cold:
+                clear_school_counts(client.application)
+            started = time.perf_counter()
             client.get(path)
-        return (time.perf_counter() - started) / requests
+            elapsed += time.perf_counter() - started
+        return elapsed / requests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         missing = sorted(set(small_pages) ^ set(large_pages))
         counts: dict[str, tuple[int, int]] = {}
         for name in names:
+            cold = name == COLD
             counts[name] = (
-                statements(small, *small_pages[name]),
-                statements(large, *large_pages[name]),
+                statements(small, *small_pages[name], cold),
+                statements(large, *large_pages[name], cold),
             )
             for database, page in ((small, small_pages[name]), (large, large_pages[name])):
                 client, path = page
@@ -313,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                 order = ((0, small), (1, large)) if number % 2 == 0 else ((1, large), (0, small))
                 for index, database in order:
                     client, path = (small_pages, large_pages)[index][name]
-                    seconds[name][index].append(timed(database, client, path, args.requests))
+                    seconds[name][index].append(
+                        timed(database, client, path, name == COLD, args.requests)
+                    )
     width = max(len(name) for name in names) + 2
     print(f"{'page':<{width}} {'scale 1':>9} {'scale 500':>10} {'ratio':>7} {'statements':>11}")
     failed = []
@@ -326,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(many) * 1000:>8.2f}ms {ratio:>6.2f}x "
             f"{small_count:>5} / {large_count}"
         )
-        if ratio > TARGET_RATIO or small_count != large_count:
+        if name != COLD and (ratio > TARGET_RATIO or small_count != large_count):
             failed.append(name)
     if missing:
         print(f"pages found at one scale only: {', '.join(missing)}")
