@@ -21,6 +21,7 @@ from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
 from studyhall.app.headers import init_headers
 from studyhall.app.inputs import init_inputs
+from studyhall.app.throttle import LoginThrottle
 from studyhall.config import DatabaseSettings, log_level, tracing_enabled
 from studyhall.database import DatabaseManager
 from studyhall.db.tracing import enable_tracing
@@ -29,7 +30,14 @@ from studyhall.log import configure_output
 from studyhall.models.pagination import set_cursor_key
 
 # Keys of `config` that configure studyhall rather than Flask.
-SETTINGS_KEYS = ("SECRET_KEY", "STUDYHALL_ENV", "STUDYHALL_THREADS", "STUDYHALL_SCHOOL_COUNTS_TTL")
+SETTINGS_KEYS = (
+    "SECRET_KEY",
+    "STUDYHALL_ENV",
+    "STUDYHALL_THREADS",
+    "STUDYHALL_SCHOOL_COUNTS_TTL",
+    "STUDYHALL_RATELIMIT_STORAGE_URI",
+    "STUDYHALL_RATELIMIT_PREFIX",
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -43,6 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     configure_output(log_level())
     settings = load_app_settings(overrides={k: config[k] for k in SETTINGS_KEYS if k in config})
+    throttle = LoginThrottle(settings.ratelimit_storage_uri, settings.ratelimit_prefix)
+    throttle.check()
     _init_database(config.pop("DATABASE_SETTINGS", None), settings)
 
     app = Flask(__name__)
@@ -57,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in config.items() if k not in SETTINGS_KEYS})
     app.extensions["studyhall"] = settings
+    app.extensions[auth.THROTTLE_EXTENSION] = throttle
     # Page cursors are signed with the app's key, so links stay valid across processes.
     set_cursor_key(settings.secret_key)
 

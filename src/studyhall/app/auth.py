@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -26,6 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from studyhall.app.csrf import rotate_csrf_token
+from studyhall.app.throttle import LoginThrottle, StorageError, retry_message
 from studyhall.database import with_db_session
 from studyhall.models import User, UserRole
 from studyhall.models.types import utcnow
@@ -37,6 +39,8 @@ U = TypeVar("U", bound=User)
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong e-mail address or password."
+LOGIN_UNAVAILABLE = "Signing in is unavailable for a moment. Please try again shortly."
+THROTTLE_EXTENSION = "studyhall.login_throttle"
 HOME_BY_ROLE = {
     UserRole.STUDENT: "student.my_courses",
     UserRole.PARENT: "family.overview",
@@ -144,10 +148,25 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", email="")
     email = request.form.get("email", "")
-    user = authenticate(email, request.form.get("password", ""))
-    if user is None:
-        flash(LOGIN_FAILED, "error")
-        return render_template("login.html", email=email), 401
+    throttle: LoginThrottle = current_app.extensions[THROTTLE_EXTENSION]
+    try:
+        # Refused before the password is checked: a locked client learns nothing more.
+        wait = throttle.wait(email, request.remote_addr)
+        if wait:
+            flash(retry_message(wait), "error")
+            page = render_template("login.html", email=email)
+            return page, 429, {"Retry-After": str(wait)}
+        user = authenticate(email, request.form.get("password", ""))
+        if user is None:
+            throttle.failed(email, request.remote_addr)
+            flash(LOGIN_FAILED, "error")
+            return render_template("login.html", email=email), 401
+        throttle.succeeded(email, request.remote_addr)
+    except StorageError:
+        # Closed, not open: without its counts the throttle would let guessing through.
+        current_app.logger.exception("The login throttle's storage failed")
+        flash(LOGIN_UNAVAILABLE, "error")
+        return render_template("login.html", email=email), 503
     # A fresh session on login: nothing from before (e.g. a planted token) survives.
     session.clear()
     rotate_csrf_token()
@@ -165,7 +184,9 @@ def logout() -> Response:
 __all__ = [
     "HOME_BY_ROLE",
     "LOGIN_FAILED",
+    "LOGIN_UNAVAILABLE",
     "SignedIn",
+    "THROTTLE_EXTENSION",
     "U",
     "authenticate",
     "bp",

@@ -105,6 +105,9 @@ REQUIRES_NEW_DEPTH = 1
 DEFAULT_SCHOOL_COUNTS_TTL = 5.0
 MAX_SCHOOL_COUNTS_TTL = 3600.0
 
+DEFAULT_RATELIMIT_STORAGE_URI = "memory://"
+DEFAULT_RATELIMIT_PREFIX = "studyhall"
+
 
 @dataclass(frozen=True)
 class AppSettings:
@@ -115,6 +118,10 @@ class AppSettings:
     # Threads of the WSGI server: the connection pool is sized to fit them (see pool_size).
     threads: int | None = None
     school_counts_ttl: float = DEFAULT_SCHOOL_COUNTS_TTL
+    # Where failed sign-ins are counted: memory:// (per process) or a Redis URI (shared).
+    ratelimit_storage_uri: str = DEFAULT_RATELIMIT_STORAGE_URI
+    # Prefix of the throttle's Redis keys, for apps (or tests) that share one Redis.
+    ratelimit_prefix: str = DEFAULT_RATELIMIT_PREFIX
 
     @property
     def is_production(self) -> bool:
@@ -209,7 +216,8 @@ def load_app_settings(
     """Resolve the settings from `environ` (default: environment and `.env`) and `overrides`.
 
     `overrides` are Flask config keys given to `create_app` (`SECRET_KEY`, `STUDYHALL_ENV`,
-    `STUDYHALL_THREADS`, `STUDYHALL_SCHOOL_COUNTS_TTL`); they win over the environment.
+    `STUDYHALL_THREADS`, `STUDYHALL_SCHOOL_COUNTS_TTL`, `STUDYHALL_RATELIMIT_STORAGE_URI`,
+    `STUDYHALL_RATELIMIT_PREFIX`); they win over the environment.
     Raises ConfigurationError.
     """
     env = dict(read_environment() if environ is None else environ)
@@ -228,6 +236,10 @@ def load_app_settings(
         environment=environment,
         threads=threads,
         school_counts_ttl=school_counts_ttl(env.get("STUDYHALL_SCHOOL_COUNTS_TTL", "")),
+        ratelimit_storage_uri=env.get("STUDYHALL_RATELIMIT_STORAGE_URI", "").strip()
+        or DEFAULT_RATELIMIT_STORAGE_URI,
+        ratelimit_prefix=env.get("STUDYHALL_RATELIMIT_PREFIX", "").strip()
+        or DEFAULT_RATELIMIT_PREFIX,
     )
 
 
@@ -249,6 +261,8 @@ def school_counts_ttl(raw: str) -> float:
 
 
 __all__ = [
+    "DEFAULT_RATELIMIT_PREFIX",
+    "DEFAULT_RATELIMIT_STORAGE_URI",
     "DEFAULT_SCHOOL_COUNTS_TTL",
     "MAX_SCHOOL_COUNTS_TTL",
     "AppSettings",
