@@ -28,6 +28,7 @@ from studyhall.db.tracing import enable_tracing
 from studyhall.errors import ConfigurationError
 from studyhall.log import configure_output
 from studyhall.models.pagination import set_cursor_key
+from studyhall.sample_data.demo_logins import DISABLE_COMMAND, find_demo_logins
 
 # Keys of `config` that configure studyhall rather than Flask.
 SETTINGS_KEYS = (
@@ -54,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     throttle = LoginThrottle(settings.ratelimit_storage_uri, settings.ratelimit_prefix)
     throttle.check()
     _init_database(config.pop("DATABASE_SETTINGS", None), settings)
+    if settings.is_production:
+        _refuse_demo_logins()
 
     app = Flask(__name__)
     app.config.update(
@@ -84,6 +87,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         enable_tracing()  # into the global TracerProvider: the process sets up its exporter
     app.jinja_env.globals["signed_in"] = auth.signed_in
     return app
+
+
+def _refuse_demo_logins() -> None:
+    """ConfigurationError while accounts sign in with the sample data's published password."""
+    demo = find_demo_logins(DatabaseManager.database())
+    if demo.count:
+        raise ConfigurationError(
+            f"{demo.count} active account(s) ({', '.join(demo.examples)}, ...) sign in with the "
+            "sample data's published demo password, which is unsafe with "
+            f"STUDYHALL_ENV=production. Deactivate them with `{DISABLE_COMMAND}` (their rows "
+            "stay), give them new passwords, or point the app at a database without the "
+            "sample data."
+        )
 
 
 def _init_database(database: DatabaseSettings | None, settings: AppSettings) -> None:

@@ -33,6 +33,7 @@ from studyhall.errors import (
 )
 from studyhall.log import configure_output
 from studyhall.sample_data import DEMO_PASSWORD, Progress, planned_rows
+from studyhall.sample_data.demo_logins import disable_demo_logins
 
 # 240,000 students: far beyond any load test, and a guard against a typo of zeros.
 MAX_SCALE = 10_000
@@ -236,6 +237,18 @@ def status() -> None:
     width = max(map(len, counts))
     for name, count in counts.items():
         click.echo(f"  {name:<{width}}  {'missing' if count is None else f'{count:>9,}'}")
+
+
+@main.command("disable-demo-logins")
+def disable_demo() -> None:
+    """Deactivate the accounts that sign in with the sample data's published password.
+
+    Allowed in production: it is how a production database that received the sample data
+    is made safe (the web app refuses to start there until it is).
+    """
+    disabled = disable_demo_logins(DatabaseManager.initialize())
+    noun = "account" if disabled == 1 else "accounts"
+    click.echo(f"{disabled:,} {noun} with the demo password deactivated")
 
 
 def _require_server(database: Database) -> None:
