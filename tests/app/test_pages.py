@@ -39,7 +39,9 @@ def test_a_study_session_from_start_to_end(client: FlaskClient, world: World) ->
     assert "Equations part 2" in course and "Start study session" in course
     page = start(client, world, unit=1)
     assert "active" in client.get(page).get_data(as_text=True)
-    assert "Continue it" in client.get(f"/courses/{world.algebra}").get_data(as_text=True)
+    assert "Continue Equations part 2" in client.get(f"/courses/{world.algebra}").get_data(
+        as_text=True
+    )
 
     shown = post(client, f"{page}/messages", follow=True, content="What is x if 2x = 6?")
     assert "What is x if 2x = 6?" in shown.get_data(as_text=True)
@@ -64,7 +66,7 @@ def test_a_second_active_session_is_refused_on_the_page(client: FlaskClient, wor
     response = post(client, path, follow=True)
     assert response.status_code == 200
     assert response.request.path == f"/courses/{world.algebra}"
-    assert "already has an active study session" in response.get_data(as_text=True)
+    assert "Another study session is in progress" in response.get_data(as_text=True)
     with DatabaseManager.get_session():
         # The refused start left nothing behind, not even its planned session.
         statuses = [s.status for s in StudySession.get_by(learning_unit_id=world.algebra_units[1])]
@@ -75,7 +77,7 @@ def test_a_second_active_session_is_refused_on_the_page(client: FlaskClient, wor
     ("action", "form", "message"),
     [
         ("messages", {"content": "   "}, "The message is empty"),
-        ("end", {}, "Cannot end study session"),
+        ("end", {}, "Cannot end the study session on"),
     ],
     ids=["empty-message", "end-twice"],
 )

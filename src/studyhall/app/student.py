@@ -36,6 +36,7 @@ bp = Blueprint("student", __name__)
 student_only = role_required(UserRole.STUDENT)
 
 FINISHED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
+CANCELLABLE = (SessionStatus.PLANNED, SessionStatus.ACTIVE)
 
 
 def subject_names(courses: Iterable[Course]) -> dict[int, str]:
@@ -67,12 +68,17 @@ def course(course_id: int) -> str:
     student = current_user(Student)
     found = enrolled_course(student, course_id)
     active = student.get_study_sessions(status=SessionStatus.ACTIVE)
+    running = active[0] if active else None
+    # While a session runs, every Start button leads to it instead: a second start
+    # would only be refused.
     return render_template(
         "course.html",
         course=found,
         subject=Subject.get(found.subject_id),
         units=found.get_units(),
-        active=active[0] if active else None,
+        active=running,
+        active_unit=running.learning_unit if running else None,
+        active_course=running.learning_unit.course if running else None,
     )
 
 
@@ -123,19 +129,30 @@ def study_session(session_id: int) -> str:
     )
 
 
-def _session_action(verb: str, action: Callable[[int], object]) -> Callable[[int], Response]:
-    """A POST view that runs `action` on one of the student's own sessions."""
+def _session_action(
+    verb: str,
+    action: Callable[[int], object],
+    done: Callable[[StudySession, LearningUnit], str] | None = None,
+) -> Callable[[int], Response]:
+    """A POST view that runs `action` on one of the student's own sessions; `done` says
+    what was done, shown once the unit of work committed."""
 
     @with_db_session
-    def run(session_id: int) -> None:
+    def run(session_id: int) -> str | None:
         own_study_session(current_user(Student), session_id)
-        action(session_id)
+        result = action(session_id)
+        if done is None or not isinstance(result, StudySession):
+            return None
+        return done(result, result.learning_unit)
 
     def view(session_id: int) -> Response:
         try:
-            run(session_id)
+            message = run(session_id)
         except ServiceError as error:
             flash(str(error), "error")
+        else:
+            if message:
+                flash(message, "success")
         return redirect(url_for(".study_session", session_id=session_id))
 
     view.__name__ = f"{verb}_study_session"
@@ -147,9 +164,47 @@ def _send(session_id: int) -> object:
     return lifecycle.add_message(session_id, MessageRole.STUDENT, content)
 
 
+def _ended(study_session: StudySession, unit: LearningUnit) -> str:
+    spent = spoken_duration(study_session.duration_seconds or 0)
+    return f"Well done: you ended your study session on {unit.title} after {spent}."
+
+
+def _cancelled(study_session: StudySession, unit: LearningUnit) -> str:
+    return f"You cancelled your study session on {unit.title}."
+
+
 bp.post("/study_sessions/<id:session_id>/messages")(_session_action("message", _send))
-bp.post("/study_sessions/<id:session_id>/end")(_session_action("end", lifecycle.end))
-bp.post("/study_sessions/<id:session_id>/cancel")(_session_action("cancel", lifecycle.cancel))
+bp.post("/study_sessions/<id:session_id>/end")(_session_action("end", lifecycle.end, _ended))
+bp.post("/study_sessions/<id:session_id>/cancel")(
+    _session_action("cancel", lifecycle.cancel, _cancelled)
+)
+
+
+@bp.get("/study_sessions/<id:session_id>/cancel")
+@student_only
+@with_db_session
+def confirm_cancel(session_id: int) -> str | Response:
+    """The confirmation a cancel asks for: a page of its own, so it works without JavaScript."""
+    found = own_study_session(current_user(Student), session_id)
+    unit = found.learning_unit
+    if found.status not in CANCELLABLE:
+        flash(
+            f"This study session on {unit.title} is {found.status.value}: it can no longer "
+            "be cancelled.",
+            "error",
+        )
+        return redirect(url_for(".study_session", session_id=session_id))
+    return render_template("cancel.html", study_session=found, unit=unit, course=unit.course)
+
+
+def spoken_duration(seconds: int) -> str:
+    """A duration as a person says it: "less than a minute", "1 hour 2 minutes"."""
+    minutes = seconds // 60
+    if minutes == 0:
+        return "less than a minute"
+    hours, minutes = divmod(minutes, 60)
+    parts = [(hours, "hour"), (minutes, "minute")]
+    return " ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in parts if n)
 
 
 @bp.get("/history")
@@ -191,14 +246,17 @@ def session_details(sessions: list[StudySession]) -> dict[str, Any]:
 
 
 __all__ = [
+    "CANCELLABLE",
     "FINISHED",
     "HISTORY_PAGE",
     "MESSAGE_PAGE",
     "bp",
+    "confirm_cancel",
     "course",
     "history",
     "my_courses",
     "session_details",
+    "spoken_duration",
     "start_study_session",
     "student_only",
     "study_session",
