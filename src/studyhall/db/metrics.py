@@ -16,9 +16,10 @@ without it the library works as before and `enable_metrics()` raises Configurati
   and `studyhall_db_unit_retries_total`; `studyhall_db_unit_seconds` their duration.
 
 Cost: each thread counts into its own tally of plain ints, which only that thread writes,
-so recording takes no lock (prometheus-client's Counter and Histogram take one per call,
-about 6 us a unit); a scrape adds the tallies up. Counts stay exact under threads, and a
-thread's counts outlive it. With metrics off the unit of work and the pool read `on` and
+so recording takes no lock: about 0.3 us a unit in a tight loop and 1 us amid real work,
+against 1.4 us in a tight loop for prometheus-client's Histogram.observe + Counter.inc,
+which lock once each. A scrape adds the tallies up. Counts stay exact under threads, and
+a thread's counts outlive it. With metrics off the unit of work and the pool read `on` and
 call nothing here.
 
 Registry: the global `prometheus_client.REGISTRY` by default, the one most apps and
