@@ -75,24 +75,31 @@ def student_pages(page: Any, base_url: str) -> dict[str, str]:
 
 def check_page(page: Any, url: str, name: str, shots: Path) -> list[str]:
     """Problems of the page at every width; saves a full-page screenshot of each."""
-    from axe_playwright_python.sync_playwright import Axe
-
     problems = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
         page.goto(url)
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-        if scroll_width > width:
-            problems.append(f"{name} at {width} px is {scroll_width} px wide")
+        problems += problems_here(page, f"{name} at {width} px")
         page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-        results = Axe().run(page)
-        for violation in results.response["violations"]:
-            if violation["impact"] in BLOCKING:
-                targets = [node["target"] for node in violation["nodes"]][:3]
-                problems.append(
-                    f"{name} at {width} px: axe {violation['id']} ({violation['impact']}): "
-                    f"{violation['help']} {targets}"
-                )
+    return problems
+
+
+def problems_here(page: Any, label: str) -> list[str]:
+    """The page as it is now: wider than its viewport, or a serious or critical axe violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    problems = []
+    width = page.viewport_size["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > width:
+        problems.append(f"{label} is {scroll_width} px wide")
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] in BLOCKING:
+            targets = [node["target"] for node in violation["nodes"]][:3]
+            problems.append(
+                f"{label}: axe {violation['id']} ({violation['impact']}): "
+                f"{violation['help']} {targets}"
+            )
     return problems
 
 
@@ -172,6 +179,9 @@ def test_a_student_studies_with_the_keyboard_alone(
 
     tab_to(page, '.crumbs a[href^="/courses/"]')
     press_enter(page)
+    # With no session running, the course offers Start buttons (checked as the pages above).
+    assert not problems_here(page, "course, no session running")
+    page.screenshot(path=str(shots / "keyboard-course-start-390.png"), full_page=True)
     tab_to(page, 'form[action$="/study_sessions"] button')
     press_enter(page)
     expect(page.locator(".badge")).to_have_text("active")
@@ -197,4 +207,5 @@ def test_a_student_studies_with_the_keyboard_alone(
     press_enter(page)
     expect(page.locator(".badge")).to_have_text("completed")
     expect(page.locator(".flash.success")).to_contain_text("Well done: you ended")
+    assert not problems_here(page, "study session, just ended")
     page.screenshot(path=str(shots / "keyboard-ended-390.png"), full_page=True)

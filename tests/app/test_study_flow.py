@@ -163,3 +163,8 @@ def test_the_favicon_is_served(client: FlaskClient, world: World) -> None:
     assert re.search(r'<link rel="icon" href="/static/favicon\.svg" type="image/svg\+xml">', page)
     with client.get("/static/favicon.svg") as response:
         assert response.status_code == 200
+
+
+def test_a_finished_session_says_how_long_it_lasted(client: FlaskClient, world: World) -> None:
+    login(client, "alice")
+    assert "· 10 minutes</span>" in text(client, f"/study_sessions/{world.a_session}")

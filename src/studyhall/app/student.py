@@ -207,6 +207,9 @@ def spoken_duration(seconds: int) -> str:
     return " ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in parts if n)
 
 
+bp.add_app_template_filter(spoken_duration)
+
+
 @bp.get("/history")
 @student_only
 @with_db_session
