@@ -117,3 +117,14 @@ def test_the_school_counts_ttl_defaults_to_a_few_seconds_and_can_be_set() -> Non
 def test_a_nonsense_school_counts_ttl_is_refused(raw: str) -> None:
     with pytest.raises(ConfigurationError, match="STUDYHALL_SCHOOL_COUNTS_TTL.*use 0"):
         load_app_settings({"STUDYHALL_SCHOOL_COUNTS_TTL": raw})
+
+
+def test_the_throttle_storage_defaults_to_memory_and_its_uri_stays_out_of_the_repr() -> None:
+    default = load_app_settings({})
+    assert (default.ratelimit_storage_uri, default.ratelimit_prefix) == ("memory://", "studyhall")
+    uri = "redis://:hunter2-redis-password@127.0.0.1:6379/0"
+    settings = load_app_settings(
+        {"STUDYHALL_RATELIMIT_STORAGE_URI": f" {uri} ", "STUDYHALL_RATELIMIT_PREFIX": "app2"}
+    )
+    assert (settings.ratelimit_storage_uri, settings.ratelimit_prefix) == (uri, "app2")
+    assert "hunter2" not in repr(settings)
