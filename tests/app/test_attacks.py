@@ -57,11 +57,15 @@ class Scene:
         self.app.extensions[THROTTLE_EXTENSION] = LoginThrottle(**tiers)
 
 
-def sign_in(client: FlaskClient, email: str, password: str, address: str) -> TestResponse:
+def sign_in(
+    client: FlaskClient, email: str, password: str, address: str, forwarded_for: str = ""
+) -> TestResponse:
+    """POST the login form from `address` (with an X-Forwarded-For header when given)."""
     return client.post(
         "/login",
         data={"csrf_token": csrf_token(client), "email": email, "password": password},
         environ_base={"REMOTE_ADDR": address},
+        headers={"X-Forwarded-For": forwarded_for} if forwarded_for else {},
     )
 
 
@@ -134,6 +138,34 @@ def lock_out_the_owner(scene: Scene) -> str:
     assert found is not None
     owner = sign_in(scene.client(), VICTIM, PASSWORD, OWNER).status_code
     return f"attacker throttled at attempt {found[0]}, owner elsewhere {owner}"
+
+
+def forged_forwarded_for(scene: Scene) -> str:
+    """A made-up X-Forwarded-For on each try, to look like a new client every time."""
+    client = scene.client()
+    tries = (
+        sign_in(client, VICTIM, f"guess{n}", ATTACKER, forwarded_for=f"10.9.{n}.1")
+        for n in range(30)
+    )
+    found = refused_at(tries)
+    assert found is not None
+    return f"throttled at attempt {found[0]}"
+
+
+def behind_a_proxy(scene: Scene) -> str:
+    """Behind one trusted proxy, an attacker does not lock out the proxy's other clients."""
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "STUDYHALL_TRUSTED_PROXIES": 1}
+    )
+    proxy = "10.0.0.2"
+    attacker = app.test_client()
+    tries = (
+        sign_in(attacker, VICTIM, f"guess{n}", proxy, forwarded_for=ATTACKER) for n in range(50)
+    )
+    found = refused_at(tries)
+    assert found is not None
+    owner = sign_in(app.test_client(), VICTIM, PASSWORD, proxy, forwarded_for=OWNER)
+    return f"attacker throttled at attempt {found[0]}, owner through the proxy {owner.status_code}"
 
 
 def growing_delay_then_lock(scene: Scene) -> str:
@@ -227,6 +259,16 @@ ATTACKS = [
         "attacker tries to lock the owner out",
         lock_out_the_owner,
         "attacker throttled at attempt 6, owner elsewhere 302",
+    ),
+    Attack(
+        "a forged X-Forwarded-For on every try",
+        forged_forwarded_for,
+        "throttled at attempt 6",
+    ),
+    Attack(
+        "behind a proxy (STUDYHALL_TRUSTED_PROXIES=1)",
+        behind_a_proxy,
+        "attacker throttled at attempt 6, owner through the proxy 302",
     ),
     Attack(
         "failures keep coming (windows of seconds)",

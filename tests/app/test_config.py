@@ -128,3 +128,11 @@ def test_the_throttle_storage_defaults_to_memory_and_its_uri_stays_out_of_the_re
     )
     assert (settings.ratelimit_storage_uri, settings.ratelimit_prefix) == (uri, "app2")
     assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize("raw", ["-1", "one", "6"])
+def test_a_nonsense_proxy_count_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="STUDYHALL_TRUSTED_PROXIES.*use 0"):
+        load_app_settings({"STUDYHALL_TRUSTED_PROXIES": raw})
+    assert load_app_settings({"STUDYHALL_TRUSTED_PROXIES": " 2 "}).trusted_proxies == 2
+    assert load_app_settings({}).trusted_proxies == 0

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from studyhall.app import auth, family, favicon, health, school, student
 from studyhall.app import metrics as metrics_page
@@ -38,6 +39,7 @@ SETTINGS_KEYS = (
     "STUDYHALL_SCHOOL_COUNTS_TTL",
     "STUDYHALL_RATELIMIT_STORAGE_URI",
     "STUDYHALL_RATELIMIT_PREFIX",
+    "STUDYHALL_TRUSTED_PROXIES",
 )
 
 
@@ -71,6 +73,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k not in SETTINGS_KEYS})
     app.extensions["studyhall"] = settings
     app.extensions[auth.THROTTLE_EXTENSION] = throttle
+    if settings.trusted_proxies:
+        # The client's address (the throttle counts by it) and scheme, as the proxies saw it.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     # Page cursors are signed with the app's key, so links stay valid across processes.
     set_cursor_key(settings.secret_key)
 

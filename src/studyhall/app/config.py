@@ -107,6 +107,7 @@ MAX_SCHOOL_COUNTS_TTL = 3600.0
 
 DEFAULT_RATELIMIT_STORAGE_URI = "memory://"
 DEFAULT_RATELIMIT_PREFIX = "studyhall"
+MAX_TRUSTED_PROXIES = 5
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class AppSettings:
     ratelimit_storage_uri: str = DEFAULT_RATELIMIT_STORAGE_URI
     # Prefix of the throttle's Redis keys, for apps (or tests) that share one Redis.
     ratelimit_prefix: str = DEFAULT_RATELIMIT_PREFIX
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed.
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -217,7 +220,7 @@ def load_app_settings(
 
     `overrides` are Flask config keys given to `create_app` (`SECRET_KEY`, `STUDYHALL_ENV`,
     `STUDYHALL_THREADS`, `STUDYHALL_SCHOOL_COUNTS_TTL`, `STUDYHALL_RATELIMIT_STORAGE_URI`,
-    `STUDYHALL_RATELIMIT_PREFIX`); they win over the environment.
+    `STUDYHALL_RATELIMIT_PREFIX`, `STUDYHALL_TRUSTED_PROXIES`); they win over the environment.
     Raises ConfigurationError.
     """
     env = dict(read_environment() if environ is None else environ)
@@ -240,7 +243,19 @@ def load_app_settings(
         or DEFAULT_RATELIMIT_STORAGE_URI,
         ratelimit_prefix=env.get("STUDYHALL_RATELIMIT_PREFIX", "").strip()
         or DEFAULT_RATELIMIT_PREFIX,
+        trusted_proxies=trusted_proxies(env.get("STUDYHALL_TRUSTED_PROXIES", "")),
     )
+
+
+def trusted_proxies(raw: str) -> int:
+    """The count from `STUDYHALL_TRUSTED_PROXIES` (blank: 0); ConfigurationError."""
+    text = raw.strip() or "0"
+    if not text.isdigit() or int(text) > MAX_TRUSTED_PROXIES:
+        raise ConfigurationError(
+            f"STUDYHALL_TRUSTED_PROXIES={raw!r} is not a number of reverse proxies; use 0 (the "
+            f"app faces clients itself) to {MAX_TRUSTED_PROXIES}, e.g. 1 behind one nginx."
+        )
+    return int(text)
 
 
 def school_counts_ttl(raw: str) -> float:
@@ -271,6 +286,7 @@ __all__ = [
     "KNOWN_WORDS",
     "MIN_DISTINCT_CHARACTERS",
     "MIN_ESTIMATED_BITS",
+    "MAX_TRUSTED_PROXIES",
     "MIN_SECRET_LENGTH",
     "PRODUCTION",
     "REQUIRES_NEW_DEPTH",
@@ -278,4 +294,5 @@ __all__ = [
     "load_app_settings",
     "school_counts_ttl",
     "secret_key_problem",
+    "trusted_proxies",
 ]
