@@ -16,6 +16,7 @@ from studyhall.models import (
     Enrollment,
     EnrollmentStatus,
     Evaluation,
+    LearningUnit,
     MessageRole,
     SessionStatus,
     StudyMessage,
@@ -166,6 +167,19 @@ def test_a_session_planned_and_started_in_one_unit_of_work_names_the_running_uni
     with pytest.raises(ActiveSessionExistsError, match="in progress: 'Unit 1' in Algebra 1"):
         with DatabaseManager.get_session():
             lifecycle.start(plan(world, unit=2))
+
+
+def test_a_title_is_quoted_as_written(world):
+    # Not as Python's repr, which would switch to double quotes and escape backslashes.
+    with DatabaseManager.get_session() as session:
+        unit = LearningUnit.id == world.units[0].id
+        session.execute(update(LearningUnit).where(unit).values(title="Pupil's C:\\notes"))
+    session_id = reach(world, COMPLETED)
+    with pytest.raises(InvalidTransitionError) as refused:
+        lifecycle.end(session_id)
+    assert str(refused.value).startswith(
+        "Cannot end the study session on 'Pupil's C:\\notes': it is completed"
+    )
 
 
 def test_evaluation_is_recorded_once(world):

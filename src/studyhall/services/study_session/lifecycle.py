@@ -207,7 +207,7 @@ def _already_active(session_id: int) -> str:
             "or end or cancel the other one first."
         )
     return (
-        f"Another study session is in progress: {running.title!r} in {running.name}. End or "
+        f"Another study session is in progress: '{running.title}' in {running.name}. End or "
         "cancel it before starting a new one."
     )
 
@@ -255,7 +255,7 @@ def _transition(
     if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
         wanted = " or ".join(status.value for status in allowed)
         raise InvalidTransitionError(
-            f"Cannot {verb} the study session on {current.learning_unit.title!r}: it is "
+            f"Cannot {verb} the study session on '{current.learning_unit.title}': it is "
             f"{current.status.value}, and only {wanted} sessions allow that."
         )
     return current
