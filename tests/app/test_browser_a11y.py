@@ -4,7 +4,8 @@ student's whole flow with the keyboard alone.
 
 Runs as tests/app/test_browser.py does (Debian's Chromium, Playwright, the sample data on
 SQLite). axe-core comes bundled in the PyPI package axe-playwright-python. Screenshots go
-under the test's temporary folder, or to $STUDYHALL_SCREENSHOTS when it is set.
+under the test's temporary folder, or to $STUDYHALL_SCREENSHOTS when it is set, with
+axe-report.txt (appended to: every page checked and all its violations, any impact).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.app.test_browser import base_url as base_url  # the served app (a fix
 
 WIDTHS = (1280, 390)
 BLOCKING = ("serious", "critical")
+REPORT = "axe-report.txt"
 PARENT, MANAGER = "parent1@example.edu", "manager1@example.edu"
 
 
@@ -79,12 +81,12 @@ def check_page(page: Any, url: str, name: str, shots: Path) -> list[str]:
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
         page.goto(url)
-        problems += problems_here(page, f"{name} at {width} px")
+        problems += problems_here(page, f"{name} at {width} px", shots)
         page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
     return problems
 
 
-def problems_here(page: Any, label: str) -> list[str]:
+def problems_here(page: Any, label: str, shots: Path) -> list[str]:
     """The page as it is now: wider than its viewport, or a serious or critical axe violation."""
     from axe_playwright_python.sync_playwright import Axe
 
@@ -93,7 +95,12 @@ def problems_here(page: Any, label: str) -> list[str]:
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     if scroll_width > width:
         problems.append(f"{label} is {scroll_width} px wide")
-    for violation in Axe().run(page).response["violations"]:
+    violations = Axe().run(page).response["violations"]
+    # The report beside the screenshots lists every violation, minor and moderate ones too.
+    found = ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes)" for v in violations)
+    with (shots / REPORT).open("a") as report:
+        report.write(f"{label}: {scroll_width} px wide; axe: {found or 'no violations'}\n")
+    for violation in violations:
         if violation["impact"] in BLOCKING:
             targets = [node["target"] for node in violation["nodes"]][:3]
             problems.append(
@@ -186,7 +193,7 @@ def test_a_student_studies_with_the_keyboard_alone(
     tab_to(page, '.crumbs a[href^="/courses/"]')
     press_enter(page)
     # With no session running, the course offers Start buttons (checked as the pages above).
-    assert not problems_here(page, "course, no session running")
+    assert not problems_here(page, "course, no session running, at 390 px", shots)
     page.screenshot(path=str(shots / "keyboard-course-start-390.png"), full_page=True)
     tab_to(page, 'form[action$="/study_sessions"] button')
     press_enter(page)
@@ -213,5 +220,5 @@ def test_a_student_studies_with_the_keyboard_alone(
     press_enter(page)
     expect(page.locator(".badge")).to_have_text("completed")
     expect(page.locator(".flash.success")).to_contain_text("Well done: you ended")
-    assert not problems_here(page, "study session, just ended")
+    assert not problems_here(page, "study session, just ended, at 390 px", shots)
     page.screenshot(path=str(shots / "keyboard-ended-390.png"), full_page=True)
