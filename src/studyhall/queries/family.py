@@ -59,9 +59,7 @@ def recent_sessions_by_student(
         members.append(select(newest.c.id))
     recent = union_all(*members).subquery()
     query = (
-        select(StudySession)
-        .join(recent, recent.c.id == StudySession.id)
-        .order_by(*newest_first)
+        select(StudySession).join(recent, recent.c.id == StudySession.id).order_by(*newest_first)
     )
     for study_session in get_current_session().scalars(query):
         found[study_session.student_id].append(study_session)
