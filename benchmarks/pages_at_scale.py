@@ -47,6 +47,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.app import create_app
+from studyhall.app.auth import TOKEN_KEY
 from studyhall.app.school import clear_school_counts
 from studyhall.config import DatabaseSettings
 from studyhall.db import default
@@ -72,6 +73,7 @@ from studyhall.models import (
     parent_students,
 )
 from studyhall.sample_data import populate
+from studyhall.services.user_sessions import start_session
 
 SCALES = (1, 500)
 BEHIND = 10_000  # sessions or messages behind the large database's pages
@@ -232,6 +234,7 @@ def signed_in(app: Flask, user_id: int, role: UserRole, name: str) -> FlaskClien
     client = app.test_client()
     with client.session_transaction() as cookie:
         cookie.update(user_id=user_id, role=role.value, name=name)
+        cookie[TOKEN_KEY] = start_session(user_id)  # in the current default database
     return client
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from studyhall.app import create_app
+from studyhall.app.auth import TOKEN_KEY
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
 from studyhall.database.session_context import get_current_session, has_active_session
@@ -30,6 +31,7 @@ from studyhall.errors import UnsafeOperationError
 from studyhall.models import Course, Student, Subject
 from studyhall.models.base import Base
 from studyhall.services.study_session import lifecycle
+from studyhall.services.user_sessions import start_session
 from tests.fresh import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,6 +229,7 @@ def test_in_flask_routes(seeded: DatabaseSettings) -> None:
     assert client.get("/seed/my_courses").status_code == 302  # login_required
     with client.session_transaction() as cookie:
         cookie.update(user_id=1, role="student", name="Student One")
+        cookie[TOKEN_KEY] = start_session(1)
     page = client.get("/seed/my_courses")
     assert page.status_code == 200
     with DatabaseManager.get_session():

@@ -71,6 +71,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.config.update({k: v for k, v in config.items() if k not in SETTINGS_KEYS})
+    if settings.is_production and not app.config.get(auth.REVOCABLE_SESSIONS, True):
+        raise ConfigurationError(
+            "REVOCABLE_SESSIONS=False is for benchmarks only: without the server-side "
+            "check a copied session cookie stays valid after logout. Remove it with "
+            "STUDYHALL_ENV=production."
+        )
     app.extensions["studyhall"] = settings
     app.extensions[auth.THROTTLE_EXTENSION] = throttle
     if settings.trusted_proxies:
@@ -91,7 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics_page.init_app(app)
     if tracing_enabled():
         enable_tracing()  # into the global TracerProvider: the process sets up its exporter
-    app.jinja_env.globals["signed_in"] = auth.signed_in
+    app.jinja_env.globals["signed_in"] = auth.shown_user
     return app
 
 

@@ -1,7 +1,10 @@
 """Login and logout, and the decorators that guard every other page.
 
-The session cookie holds only the user's id, role and display name, signed with
-SECRET_KEY; the password is checked against its hash on the server.
+The session cookie holds the user's id, role and display name and the token of a
+server-side session (`studyhall.services.user_sessions`), signed with SECRET_KEY; the
+password is checked against its hash on the server. A request is signed in only while
+that session is live: logout, "sign out everywhere", a password change and a
+deactivation revoke it, so a copied cookie stops working with them.
 """
 
 from __future__ import annotations
@@ -17,20 +20,31 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from sqlalchemy import exc as sa_exc
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from studyhall.app.csrf import rotate_csrf_token
 from studyhall.app.throttle import LoginThrottle, StorageError, retry_message
 from studyhall.database import with_db_session
+from studyhall.errors import DatabaseUnavailableError
 from studyhall.models import User, UserRole
 from studyhall.models.types import utcnow
+from studyhall.services.user_sessions import (
+    LAST_SEEN_INTERVAL,
+    live_session,
+    revoke_session,
+    revoke_user_sessions,
+    start_session,
+    touch_session,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +53,14 @@ U = TypeVar("U", bound=User)
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong e-mail address or password."
+# The cookie's key for the server-side session's token.
+TOKEN_KEY = "session_token"
+# Flask setting: False trusts the signed cookie alone, as before server-side sessions
+# (a copied cookie then outlives logout). For benchmarks only; refused in production.
+REVOCABLE_SESSIONS = "REVOCABLE_SESSIONS"
+# `g` keys: this request's answer of `signed_in()`, and whether to record activity.
+_SIGNED_IN = "studyhall_signed_in"
+_TOUCH = "studyhall_touch_session"
 LOGIN_UNAVAILABLE = "Signing in is unavailable for a moment. Please try again shortly."
 THROTTLE_EXTENSION = "studyhall.login_throttle"
 HOME_BY_ROLE = {
@@ -77,11 +99,55 @@ def authenticate(email: str, password: str) -> SignedIn | None:
 
 
 def signed_in() -> SignedIn | None:
-    """The signed-in user from the session cookie, or None."""
+    """The signed-in user from the session cookie, or None.
+
+    Checks the cookie's server-side session once per request (one SELECT by primary key,
+    in the active unit of work if there is one); a cookie whose session is not live is
+    cleared.
+    """
+    if _SIGNED_IN in g:
+        known: SignedIn | None = g.get(_SIGNED_IN)
+        return known
+    # Until the check answers, signed out: an error page rendered after the check failed
+    # (the database is down) must not run it again.
+    setattr(g, _SIGNED_IN, None)
+    user = _from_cookie()
+    if user is not None and current_app.config.get(REVOCABLE_SESSIONS, True):
+        token = session.get(TOKEN_KEY)
+        live = live_session(token) if isinstance(token, str) else None
+        if live is None or live.user_id != user.user_id:
+            session.clear()
+            user = None
+        elif utcnow() - live.last_seen_at >= LAST_SEEN_INTERVAL:
+            g.setdefault(_TOUCH, token)
+    setattr(g, _SIGNED_IN, user)
+    return user
+
+
+def shown_user() -> SignedIn | None:
+    """`signed_in()` for templates: None while the database cannot be reached, so that
+    the login form and error pages still render (every protected view checks for itself,
+    and answers 503)."""
+    try:
+        return signed_in()
+    except (DatabaseUnavailableError, sa_exc.TimeoutError):
+        return None
+
+
+def _from_cookie() -> SignedIn | None:
     try:
         return SignedIn(int(session["user_id"]), UserRole(session["role"]), session["name"])
     except (KeyError, ValueError, TypeError):
         return None
+
+
+@bp.after_app_request
+def _record_activity(response: Response) -> Response:
+    """Write the session's `last_seen_at` after the page's unit of work, when it is due."""
+    token = g.pop(_TOUCH, None)
+    if token is not None:
+        touch_session(token)
+    return response
 
 
 def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:
@@ -168,24 +234,51 @@ def login() -> Any:
         flash(LOGIN_UNAVAILABLE, "error")
         return render_template("login.html", email=email), 503
     # A fresh session on login: nothing from before (e.g. a planted token) survives.
-    session.clear()
+    _end_session()
+    token = start_session(
+        user.user_id, user_agent=request.user_agent.string, address=request.remote_addr
+    )
     rotate_csrf_token()
     session.update(user_id=user.user_id, role=user.role.value, name=user.name)
+    session[TOKEN_KEY] = token
     return redirect(_safe_next(request.args.get("next")) or url_for(HOME_BY_ROLE[user.role]))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    _end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """Revoke every session of the user: other browsers, and any copy of a cookie."""
+    user = signed_in()
+    assert user is not None  # login_required
+    revoke_user_sessions(user.user_id)
+    session.clear()
+    flash("You are signed out on every device.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _end_session() -> None:
+    """Revoke the cookie's server-side session, if any, and clear the cookie."""
+    token = session.get(TOKEN_KEY)
+    if isinstance(token, str):
+        revoke_session(token)
+    session.clear()
+    g.pop(_SIGNED_IN, None)
 
 
 __all__ = [
     "HOME_BY_ROLE",
     "LOGIN_FAILED",
+    "REVOCABLE_SESSIONS",
     "LOGIN_UNAVAILABLE",
     "SignedIn",
+    "TOKEN_KEY",
     "THROTTLE_EXTENSION",
     "U",
     "authenticate",
@@ -195,6 +288,8 @@ __all__ = [
     "login",
     "login_required",
     "logout",
+    "logout_everywhere",
     "role_required",
+    "shown_user",
     "signed_in",
 ]

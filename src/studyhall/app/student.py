@@ -48,9 +48,11 @@ def subject_names(courses: Iterable[Course]) -> dict[int, str]:
 # The busiest page's query, built once: one round trip for the courses and their
 # subjects (instead of the user, the courses and the subjects), and no per-request cost of
 # building the statement and its cache key. The join on Student keeps deactivated users out.
+# The unit of work wraps the login check too, so that the check's SELECT shares the
+# page's connection and transaction instead of opening a unit of its own.
 @bp.get("/my_courses")
-@student_only
 @with_db_session
+@student_only
 def my_courses() -> str:
     user = signed_in()
     assert user is not None  # student_only

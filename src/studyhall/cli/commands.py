@@ -34,6 +34,7 @@ from studyhall.errors import (
 from studyhall.log import configure_output
 from studyhall.sample_data import DEMO_PASSWORD, Progress, planned_rows
 from studyhall.sample_data.demo_logins import disable_demo_logins
+from studyhall.services import user_sessions
 
 # 240,000 students: far beyond any load test, and a guard against a typo of zeros.
 MAX_SCALE = 10_000
@@ -249,6 +250,19 @@ def disable_demo() -> None:
     disabled = disable_demo_logins(DatabaseManager.initialize())
     noun = "account" if disabled == 1 else "accounts"
     click.echo(f"{disabled:,} {noun} with the demo password deactivated")
+
+
+@main.group()
+def sessions() -> None:
+    """Server-side login sessions of the web app."""
+
+
+@sessions.command("prune")
+def prune_sessions() -> None:
+    """Delete every revoked or expired login session (run it daily, e.g. from cron)."""
+    DatabaseManager.initialize()
+    deleted = user_sessions.prune_sessions()
+    click.echo(f"{deleted:,} revoked or expired session{'' if deleted == 1 else 's'} deleted")
 
 
 def _require_server(database: Database) -> None:
