@@ -2,7 +2,8 @@
 
 `private_mariadb(port)` starts a throwaway server on `port` (one no other test uses), with
 an `app` user for TCP logins and an empty `studyhall` database, and always resumes and
-stops it, by its own PID, when the block exits.
+stops it, by its own PID, when the block exits. `kill()` ends it with SIGKILL (a crash)
+and `start()` starts it again on the same data.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PrivateMariaDB:
     process: subprocess.Popen[bytes]
     port: int
     socket: str
+    command: list[str]
 
     @property
     def url(self) -> URL:
@@ -65,6 +67,15 @@ class PrivateMariaDB:
     def resume(self) -> None:
         os.kill(self.process.pid, signal.SIGCONT)
 
+    def kill(self) -> None:
+        """End the server with SIGKILL, as a crash would, and wait until it is gone."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def start(self) -> None:
+        """Start the server again on its data (InnoDB recovers) and wait until it listens."""
+        self.process = _start(self.command, self.socket, self.port)
+
 
 def _unavailable(reason: str) -> None:
     if REQUIRE_SERVERS:
@@ -81,6 +92,18 @@ def _listening(socket_path: str) -> bool:
     return True
 
 
+def _start(command: list[str], socket_path: str, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not _listening(socket_path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait(timeout=30)
+            _unavailable(f"a private MariaDB on port {port} did not start")
+        time.sleep(0.05)
+    return process
+
+
 @contextlib.contextmanager
 def private_mariadb(port: int) -> Iterator[PrivateMariaDB]:
     """Start a private MariaDB on `port`; SIGCONT and stop it (by PID) on exit."""
@@ -93,32 +116,30 @@ def private_mariadb(port: int) -> Iterator[PrivateMariaDB]:
         shutil.chown(directory, "mysql")
     socket_path = f"{directory}/sock"
     process: subprocess.Popen[bytes] | None = None
+    server: PrivateMariaDB | None = None
     try:
         subprocess.run(
             ["mariadb-install-db", "--no-defaults", f"--datadir={directory}/data", *user,
              "--auth-root-authentication-method=normal", "--skip-test-db"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
         )  # fmt: skip
-        process = subprocess.Popen(
-            [MARIADBD, "--no-defaults", f"--datadir={directory}/data", f"--port={port}",
-             f"--socket={socket_path}", "--bind-address=127.0.0.1", *user,
-             "--skip-name-resolve", "--innodb-buffer-pool-size=32M"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not _listening(socket_path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                _unavailable(f"a private MariaDB on port {port} did not start")
-            time.sleep(0.1)
+        command = [
+            MARIADBD, "--no-defaults", f"--datadir={directory}/data", f"--port={port}",
+            f"--socket={socket_path}", "--bind-address=127.0.0.1", *user,
+            "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
+        ]  # fmt: skip
+        server = PrivateMariaDB(_start(command, socket_path, port), port, socket_path, command)
         root = pymysql.connect(unix_socket=socket_path, user="root", connect_timeout=5)
         with root.cursor() as cursor:
             cursor.execute(f"CREATE USER '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}'")
             cursor.execute(f"GRANT ALL ON *.* TO '{APP_USER}'@'127.0.0.1'")
             cursor.execute(f"CREATE DATABASE {APP_DATABASE} CHARACTER SET utf8mb4")
         root.close()
-        yield PrivateMariaDB(process, port, socket_path)
+        yield server
     finally:
-        if process is not None:
+        if server is not None:
+            process = server.process  # the last one started
+        if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGCONT)
                 process.terminate()

@@ -60,9 +60,19 @@ POOL_LIMITS: dict[str, tuple[float, float, float]] = {
     "DB_STATEMENT_TIMEOUT": (0, 0, 86400),
     # Statements slower than this many milliseconds are logged once at WARNING; 0 = off.
     "DB_SLOW_MS": (200, 0, 86_400_000),
+    # A pooled connection returned less than this many milliseconds ago is handed out
+    # without a ping (HikariCP's aliveBypassWindowMs); 0 = ping every reuse. At most the
+    # pool's recycle time (300 s), after which a connection is replaced anyway.
+    "DB_PING_BYPASS_MS": (500, 0, 300_000),
 }
 # The settings above given in whole numbers; the others accept fractions of a second.
-INTEGER_LIMITS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_CONNECT_TIMEOUT", "DB_SLOW_MS")
+INTEGER_LIMITS = (
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+    "DB_CONNECT_TIMEOUT",
+    "DB_SLOW_MS",
+    "DB_PING_BYPASS_MS",
+)
 
 _announced_embedded = False
 
@@ -95,6 +105,7 @@ class DatabaseSettings:
     write_timeout: float = 30.0
     statement_timeout: float = 0.0
     slow_ms: int = 200
+    ping_bypass_ms: int = 500
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
     # as connect_args: in the URL's query string they would show wherever it is printed.
@@ -146,7 +157,8 @@ class DatabaseSettings:
             f"pool_size={self.pool_size}, max_overflow={self.max_overflow}, "
             f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout}, "
             f"read_timeout={self.read_timeout:g}, write_timeout={self.write_timeout:g}, "
-            f"statement_timeout={self.statement_timeout:g}, slow_ms={self.slow_ms})"
+            f"statement_timeout={self.statement_timeout:g}, slow_ms={self.slow_ms}, "
+            f"ping_bypass_ms={self.ping_bypass_ms})"
         )
 
     __str__ = __repr__
@@ -305,6 +317,7 @@ def load_settings(
         write_timeout=float(pool["write_timeout"]),
         statement_timeout=float(pool["statement_timeout"]),
         slow_ms=int(pool["slow_ms"]),
+        ping_bypass_ms=int(pool["ping_bypass_ms"]),
     )
 
 

@@ -355,7 +355,9 @@ def test_a_connection_killed_mid_unit_is_unavailable_and_invalidated(
 
 
 @pytest.mark.parametrize("backend", SERVERS, indirect=True)
-def test_pre_ping_errors_are_left_to_the_pool(notes_database, db_settings, backend):
+def test_pre_ping_errors_are_left_to_the_pool(db_settings, backend):
+    # DB_PING_BYPASS_MS=0: every reuse is pinged, however recently it was returned.
+    notes_database = Database(replace(db_settings, ping_bypass_ms=0))
     seen: list[tuple[bool, bool]] = []
 
     @event.listens_for(notes_database.engine, "handle_error")
@@ -374,6 +376,7 @@ def test_pre_ping_errors_are_left_to_the_pool(notes_database, db_settings, backe
     killer.dispose()
     with notes_database.unit_of_work() as session:  # pre-ping finds it dead, reconnects
         assert session.execute(text(whoami)).scalar() != victim
+    notes_database.dispose()
     assert seen and all(pre_ping and not translated for pre_ping, translated in seen)
 
 

@@ -34,7 +34,9 @@ PROBE_TIMEOUT = 1.5
 def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
     """Keyword arguments for `create_engine` on the settings' backend."""
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
+        # `pooling` pings a reused connection only when it has been idle for longer
+        # than DB_PING_BYPASS_MS: SQLAlchemy's pre-ping would ping every reuse.
+        "pool_pre_ping": False,
         "pool_recycle": 300,
         # Bound values stay out of logs and error messages.
         "hide_parameters": True,
@@ -76,7 +78,7 @@ def build_engine(
         sqlite.install(engine)
     elif settings.is_mysql:
         mysql.install(engine)
-    pooling.install(engine)
+    pooling.install(engine, settings.ping_bypass_ms)
     install_error_translation(engine, settings)
     install_slow_statement_log(engine, settings)
     track_engine(engine)  # statement spans while tracing is on

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from studyhall.db import metrics, tracing
+from studyhall.db.backends.pooling import PING_ON_CHECKOUT
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
 from studyhall.db.session import (
     BROKEN,
@@ -289,11 +290,16 @@ class UnitOfWork:
         if tracing.on:
             self._span = tracing.start_unit(owner, self.session_factory.kw.get("bind"))
         if self.isolation_level is not None:
+            # The level is set before any statement, where a dead connection could not be
+            # replaced: ping it on checkout whatever the bypass window says.
+            ping = PING_ON_CHECKOUT.set(True)
             try:
                 session.connection(execution_options={"isolation_level": self.isolation_level})
             except BaseException as exc:
                 self._exit_owner(context, type(exc), exc, exc.__traceback__)
                 raise
+            finally:
+                PING_ON_CHECKOUT.reset(ping)
         return session
 
     def _exit_owner(
