@@ -247,8 +247,9 @@ def _reconnect(fairy: Any, context: Any, error: Exception) -> Any:
     """Replace the fairy's dead connection with a new one; its cursor, or None when no new
     connection can be made (the server is down: the original error is raised)."""
     record = fairy._connection_record
-    # As after a failed ping: the pool's other connections, as old, are replaced too.
-    context.root_connection.engine.pool._invalidate(fairy, error, _checkin=False)
+    # Only this connection: the pool's others are left to their own first statement (or
+    # ping), since a `handle_error` listener may have said a disconnect must not
+    # invalidate the pool (`invalidate_pool_on_disconnect`), and no error reached it.
     record.invalidate(error)  # closes the dead connection
     try:
         fairy.dbapi_connection = record.get_connection()
