@@ -4,6 +4,8 @@ Runs on MariaDB and SQLite in one process, alternating the variants in short rou
 that the noise of a shared machine hits every variant alike:
 
   (a) bare `with Session() as s, s.begin():` on a plain `create_engine`, same pool options
+      but SQLAlchemy's `pool_pre_ping` (a ping at every reuse; studyhall pings only a
+      connection idle longer than DB_PING_BYPASS_MS)
   (b) a `@with_db_session` function
   (c) `with DatabaseManager.get_session():`
   (d) an outer `@with_db_session` call whose work is done by a joined inner decorated call
@@ -17,6 +19,8 @@ that the noise of a shared machine hits every variant alike:
       on too; the ratio (h) / (g) is printed too), and
       ref: (g) plus a slow-statement timer on engine-level `before_cursor_execute` /
       `after_cursor_execute` listeners, the hook the log does not use, for comparison
+      ref: (g) with DB_PING_BYPASS_MS=0, a ping at every reuse (as `pool_pre_ping`): the
+      ratio (g) / this is what the ping bypass window saves
   (i) (b) with Prometheus metrics on (studyhall.db.metrics, its own registry): the ratio
       (i) / (b) is printed too (target <= 1.03)
   (j) (b) with OpenTelemetry tracing on (studyhall.db.tracing): an SDK TracerProvider with
@@ -30,7 +34,8 @@ that the noise of a shared machine hits every variant alike:
       nothing in either (tests/database/test_tracing.py holds that with a profiler)
 
 Prints wall-clock microseconds per transaction (median of the per-round means), the ratio
-to (a) (median of the per-round ratios), this process's CPU time per transaction, and on
+to (a) (median of the per-round ratios) and of (b) to the raw driver (f), this process's
+CPU time per transaction, and on
 MariaDB the round trips per unit: deltas of the server's global `Questions`, `Com_select`,
 `Com_commit`, `Com_rollback` and `Com_admin_commands` (where MariaDB counts COM_PING, which
 `Questions` leaves out) over a separate counted pass, minus what the two status queries add
@@ -151,11 +156,14 @@ class Variant:
 
 
 def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
-    """Studyhall's engine options (pool sizes, pre-ping, recycle, connect arguments), with the
-    pool's default reset-on-return instead of studyhall's conditional one."""
+    """Studyhall's engine options (pool sizes, recycle, connect arguments), with the pool's
+    default reset-on-return instead of studyhall's conditional one, and SQLAlchemy's
+    pre-ping of every reuse (as a stock application sets it) instead of studyhall's ping
+    outside the DB_PING_BYPASS_MS window, done by listeners a plain engine lacks."""
     options = engine_options(settings)
     del options["pool_reset_on_return"], options["hide_parameters"]
     options.pop("poolclass", None)  # SQLAlchemy's own QueuePool: our pool's cost counts too
+    options["pool_pre_ping"] = True
     return options
 
 
@@ -226,7 +234,7 @@ def build_variants(
         for i in range(count):
             raw(key(i))
 
-    bare_engine, unreset_engine, log_off, log_on, cursor_events = engines
+    bare_engine, unreset_engine, log_off, log_on, cursor_events, always_ping = engines
     return [
         Variant("(a) bare Session", bare_on(bare_engine)),
         Variant("(b) @with_db_session", decorated),
@@ -240,6 +248,8 @@ def build_variants(
         Variant("(g) studyhall, slow log off", bare_on(log_off)),
         Variant("(h) studyhall, slow log on", bare_on(log_on)),
         Variant("ref: (g) + cursor events", bare_on(cursor_events)),
+        # (g) with DB_PING_BYPASS_MS=0: a ping at every reuse, as pool_pre_ping did.
+        Variant("ref: (g), ping every reuse", bare_on(always_ping)),
         Variant("(i) (b) + metrics on", decorated_metrics),
         Variant("(j) (b) + tracing on", decorated, scope=traced),
         Variant("ref: (b) again", decorated),
@@ -467,6 +477,7 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
         create_engine(settings.url, **plain_options(settings)),
         create_engine(settings.url, **plain_options(settings), pool_reset_on_return=None),
         *slow_log_engines(settings),
+        build_engine(dataclasses.replace(settings, slow_ms=0, ping_bypass_ms=0)),
     )
     variants = build_variants(settings, engines, app, db)
     try:
@@ -519,6 +530,13 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
         )
     by_label = {v.label[:3]: v for v in variants}
     on, off = by_label["(i)"], by_label["(b)"]
+    floor = by_label["(f)"]
+    print(
+        "(b) / (f), @with_db_session against the raw driver: "
+        f"{statistics.median(b / f for b, f in zip(off.wall, floor.wall, strict=True)):.2f} "
+        f"wall, {statistics.median(b / f for b, f in zip(off.cpu, floor.cpu, strict=True)):.2f}"
+        " CPU (medians of per-round ratios)"
+    )
     metrics_ratio = statistics.median(t / b for t, b in zip(on.wall, off.wall, strict=True))
     print(f"metrics: (i) / (b) = {metrics_ratio:.3f} (median of per-round ratios)")
     traced = by_label["(j)"]
@@ -532,6 +550,14 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
     print(
         f"per-round medians vs (b) (metrics and tracing off, the baseline): metrics on (i) "
         f"{ratios(on)}; tracing on (j) {ratios(traced)}; noise, (b) again {ratios(again)}"
+    )
+    pinging = next(v for v in variants if v.label == "ref: (g), ping every reuse")
+    window = by_label["(g)"]
+    wall = statistics.median(g / p for g, p in zip(window.wall, pinging.wall, strict=True))
+    cpu = statistics.median(g / p for g, p in zip(window.cpu, pinging.cpu, strict=True))
+    print(
+        f"ping bypass window: (g) / (g) with a ping at every reuse = {wall:.3f} wall, "
+        f"{cpu:.3f} CPU (medians of per-round ratios)"
     )
     log_on, log_off = by_label["(h)"], by_label["(g)"]
     slow_ratio = statistics.median(t / b for t, b in zip(log_on.wall, log_off.wall, strict=True))
