@@ -18,9 +18,16 @@ and repeatable (the same on every run, on a busy machine too): `calls/unit` is t
 to compare before and after a change. The socket line is time spent in `sendall` and
 `recv_into`, mostly waiting for the server: not CPU of this process.
 
+`--callgrind` counts instead the machine instructions of a unit, which valgrind's
+callgrind makes repeatable to a fraction of a percent on a busy machine: the same program
+runs twice under valgrind, with CALLGRIND_UNITS[0] and [1] hot units after the same
+warm-up, and the difference of the two totals over the difference of the unit counts is
+the instructions per unit of this process's user-space code (no kernel, so no socket
+work; about a minute per run). Compare it before and after a change.
+
 Run: `.venv/bin/python -m benchmarks.profile_unit [--n 3000] [--backend mariadb|sqlite]
-[--top 15]`. MariaDB as in session_overhead (STUDYHALL_BENCH_MARIADB_URL; a throwaway
-`studyhall_bench_<random>` database, dropped at the end).
+[--top 15] [--callgrind]`. MariaDB as in session_overhead (STUDYHALL_BENCH_MARIADB_URL; a
+throwaway `studyhall_bench_<random>` database, dropped at the end).
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +61,7 @@ from studyhall.database import DatabaseManager
 from studyhall.db.backends import drop_database
 
 WARM_UP = 300
+CALLGRIND_UNITS = (100, 600)
 
 # pstats key: (file name, first line, function name)
 Key = tuple[str, int, str]
@@ -192,13 +204,64 @@ def _short(file: str) -> str:
     return file
 
 
+def run_units(backend: str, count: int) -> None:
+    """Warm up, then run `count` hot units, nothing else (the program callgrind counts)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="studyhall_bench_") as directory:
+            with hot_units(sqlite_settings(Path(directory))) as run:
+                run(count)
+        return
+    settings = mariadb_settings()
+    try:
+        with hot_units(settings) as run:
+            run(count)
+    finally:
+        drop_database(settings)
+
+
+def callgrind(backend: str) -> int:
+    """Print the instructions per hot unit, from two runs under callgrind."""
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)")
+        return 1
+    totals = []
+    for count in CALLGRIND_UNITS:
+        with tempfile.TemporaryDirectory(prefix="studyhall_callgrind_") as directory:
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/out",
+                 sys.executable, "-m", "benchmarks.profile_unit", "--backend", backend,
+                 "--units", str(count)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            print(f"the run under valgrind failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            return 1
+        totals.append(int(found.group(1)))
+    (few, many), (low, high) = CALLGRIND_UNITS, totals
+    print(
+        f"callgrind: {(high - low) / (many - few):,.0f} instructions per unit "
+        f"({many} units: {high:,}; {few} units: {low:,}; user space of this process only)"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=3000, help="profiled units (default 3000)")
     parser.add_argument("--backend", default="mariadb", choices=("mariadb", "sqlite"))
     parser.add_argument("--top", type=int, default=15, help="functions listed (default 15)")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count instructions per unit with valgrind"
+    )
+    parser.add_argument("--units", type=int, help=argparse.SUPPRESS)  # the counted program
     args = parser.parse_args(argv)
+    if args.units is not None:
+        run_units(args.backend, args.units)
+        return 0
     print(f"profile of a unit of work on {machine()}")
+    if args.callgrind:
+        return callgrind(args.backend)
     if args.backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="studyhall_bench_") as directory:
             settings = sqlite_settings(Path(directory))
