@@ -1,27 +1,34 @@
-"""`/my_courses` under load: the page as shipped against the same page fed by a Core query.
+"""`/my_courses` under load: the page as shipped, without the session check, and fed by Core.
 
 Seeds a throwaway MariaDB database with the sample data at scale 10, serves the app with
 waitress (`--threads`, default 4) in a child process, and lets `--clients` (default 8)
 signed-in students, one HTTP/1.1 keep-alive connection each, load the page as fast as they
 can: after a 2 s warm-up per variant (not counted), `--seconds` (default 20) per variant,
-split into 2 rounds that alternate the variants so that the noise of a shared machine hits
-both alike:
+split into 6 rounds that alternate the variants (each round starting with the next one) so
+that the noise of a shared machine hits them alike:
 
-  orm   `/my_courses` as shipped: a `@with_db_session` unit of work (an ORM session that
-        commits at the end) running `course_cards()`, one prebuilt SELECT of the student's
-        active courses with their subject names (the user row is read only when that list
-        is empty)
-  core  the same template fed by one Core SELECT (users JOIN enrollments JOIN courses
-        JOIN subjects) on a plain pooled connection, with no session
+  orm        `/my_courses` as shipped: a `@with_db_session` unit of work (an ORM session
+             that commits at the end) running `session_course_cards()`, one prebuilt
+             SELECT of the student's active courses with their subject names that also
+             checks the cookie's server-side session (joined by primary key)
+  stateless  the same page in a second app of the same process, mounted at /stateless,
+             created with REVOCABLE_SESSIONS=False: the signed cookie is trusted alone, as
+             before server-side sessions (a copied cookie outlives logout), so no check
+  core       the same template fed by one Core SELECT (users JOIN enrollments JOIN courses
+             JOIN subjects) on a plain pooled connection, with no session; in the
+             stateless app, since a check there would open a unit of work of its own
 
-Both send one SELECT per page, so the gap is the cost of the unit of work and the session
-around it, not of the query. Prints per variant: requests, requests/s, p50/p99/max latency,
-errors, SQL statements per request (cursor executions counted in the server) and the
-longest wait for a pooled connection; then the orm/core throughput ratio (against a 0.80
-target) and median latency ratio. The settings ask for a pool of 2 connections;
-`create_app` raises it to threads x 2 (room for one `requires_new` level per thread).
-Last, it loads the ORM page in-process for the first student, then again after enrolling
-them in 60 more courses, and exits with status 1 if the number of statements grew.
+Each sends one SELECT per page (a separate check was a second one, and cost 15%):
+orm/stateless is the cost of the session check (target: at most 5%, i.e. a ratio >=
+0.95), stateless/core the cost of the unit of work and the session around the page's
+query. Prints per variant: requests,
+requests/s, p50/p99/max latency, errors, SQL statements per request (cursor executions
+counted in the server) and the longest wait for a pooled connection; then both
+throughput ratios (targets 0.95 and 0.80) and median latency ratios. The settings ask for
+a pool of 2 connections; `create_app` raises it to threads x 2 (room for one
+`requires_new` level per thread). Last, it loads the ORM page in-process for the first
+student, then again after enrolling them in 60 more courses. Exits with status 1 if the
+number of statements grew, or if the session check costs more than its target.
 
 Run: `.venv/bin/python -m benchmarks.web [--seconds 20] [--clients 8] [--threads 4]`.
 MariaDB is reached through STUDYHALL_BENCH_MARIADB_URL (default root@127.0.0.1:3306); the
@@ -33,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import multiprocessing
 import re
 import statistics
@@ -46,13 +54,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, render_template
+from flask import Flask, has_request_context, render_template, request
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.engine import make_url
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from benchmarks.common import MARIADB_URL, machine
 from studyhall.app import create_app
-from studyhall.app.auth import role_required, signed_in
+from studyhall.app.auth import REVOCABLE_SESSIONS, TOKEN_KEY, role_required, signed_in
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, with_db_session
 from studyhall.db.backends import drop_database, ensure_database
@@ -67,10 +76,20 @@ from studyhall.models import (
     UserRole,
 )
 from studyhall.sample_data import DEMO_PASSWORD
+from studyhall.services.user_sessions import start_session
 
 SCALE = 10
-VARIANTS = {"orm": "/my_courses", "core": "/my_courses_core"}
-ROUNDS = 2
+STATELESS = "/stateless"
+VARIANTS = {
+    "orm": "/my_courses",
+    "stateless": f"{STATELESS}/my_courses",
+    "core": f"{STATELESS}/my_courses_core",
+}
+# Short rounds, each starting with the next variant: the noise of a shared machine (and
+# any drift) falls on every variant alike.
+ROUNDS = 6
+CHECK_TARGET = 0.95  # orm / stateless throughput: the session check costs at most 5%
+CORE_TARGET = 0.80  # stateless / core throughput
 WARMUP_SECONDS = 2.0
 SETTINGS_POOL_SIZE = 2  # deliberately below the thread count: create_app must raise it
 EXTRA_COURSES = 60
@@ -144,23 +163,24 @@ class ServerStats:
             self.max_checkout_wait, self.checkouts = 0.0, 0
 
 
-def instrument(app: Flask, stats: ServerStats) -> None:
-    """Count requests and cursor executions per path, and time every pool checkout."""
-    from flask import has_request_context, request
-
+def instrument(apps: list[Flask], stats: ServerStats) -> None:
+    """Count requests and cursor executions per path (with the app's mount point), and time
+    every pool checkout."""
     engine = DatabaseManager.database().engine
 
     @event.listens_for(engine, "before_cursor_execute")
     def _count(*args: Any) -> None:
         if has_request_context():
             with stats.lock:
-                stats.statements[request.path] += 1
+                stats.statements[request.script_root + request.path] += 1
 
-    @app.after_request
     def _request(response: Any) -> Any:
         with stats.lock:
-            stats.requests[request.path] += 1
+            stats.requests[request.script_root + request.path] += 1
         return response
+
+    for app in apps:
+        app.after_request(_request)
 
     pool: Any = engine.pool
     original = pool._do_get  # the checkout proper: where a thread queues for a connection
@@ -190,13 +210,18 @@ def serve(url: str, threads: int, pipe: Connection) -> None:
     settings = DatabaseSettings(
         url=make_url(url), source="DATABASE_URL", pool_size=SETTINGS_POOL_SIZE, max_overflow=0
     )
-    app = create_app(
-        {"SECRET_KEY": SECRET, "STUDYHALL_THREADS": threads, "DATABASE_SETTINGS": settings}
+    config = {"SECRET_KEY": SECRET, "STUDYHALL_THREADS": threads, "DATABASE_SETTINGS": settings}
+    app = create_app(config)
+    # The same pages on the same database and pool, trusting the signed cookie alone.
+    # No DATABASE_SETTINGS: the manager is initialized (with the pool create_app sized).
+    stateless = create_app(
+        {"SECRET_KEY": SECRET, "STUDYHALL_THREADS": threads, REVOCABLE_SESSIONS: False}
     )
-    add_core_page(app)
+    add_core_page(stateless)
     stats = ServerStats()
-    instrument(app, stats)
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    instrument([app, stateless], stats)
+    both = DispatcherMiddleware(app, {STATELESS: stateless})
+    server: Any = create_server(both, host="127.0.0.1", port=0, threads=threads)
     threading.Thread(target=server.run, daemon=True).start()
     pool_size = DatabaseManager.database().engine.pool.size()  # type: ignore[attr-defined]
     pipe.send({"port": server.effective_port, "pool_size": pool_size})
@@ -332,6 +357,7 @@ def statements_by_course_count(settings: DatabaseSettings) -> dict[int, int]:
     client = app.test_client()
     with client.session_transaction() as cookie:
         cookie.update(user_id=student_id, role=UserRole.STUDENT.value, name="bench")
+        cookie[TOKEN_KEY] = start_session(student_id)
 
     def measure() -> tuple[int, int]:
         with record_statements() as seen:
@@ -376,8 +402,11 @@ def main() -> int:
             results = {name: Result() for name in VARIANTS}
             for path in VARIANTS.values():  # warm-up, not counted
                 run_round(clients, path, WARMUP_SECONDS, Result())
-            for _ in range(ROUNDS):
-                for name, path in VARIANTS.items():
+            names = list(VARIANTS)
+            for number in range(ROUNDS):
+                shift = number % len(names)
+                for name in itertools.islice(itertools.cycle(names), shift, shift + len(names)):
+                    path = VARIANTS[name]
                     parent.send("reset")
                     parent.recv()
                     result = results[name]
@@ -395,19 +424,24 @@ def main() -> int:
             server.join(timeout=5)
             if server.is_alive():
                 server.terminate()
-        report(results)
+        check_ratio = report(results)
         counts = statements_by_course_count(settings)
     shown = ", ".join(f"{courses} courses: {n}" for courses, n in sorted(counts.items()))
     print(f"ORM /my_courses statements by number of courses: {shown}")
+    failed = False
     if len(set(counts.values())) > 1:
         print("FAILED: the ORM page sends more statements when the student has more courses")
-        return 1
-    return 0
+        failed = True
+    if check_ratio < CHECK_TARGET:
+        print(f"FAILED: the session check costs more than {1 - CHECK_TARGET:.0%} of throughput")
+        failed = True
+    return 1 if failed else 0
 
 
-def report(results: dict[str, Result]) -> None:
+def report(results: dict[str, Result]) -> float:
+    """Print the table and the ratios; return orm / stateless throughput."""
     header = (
-        f"{'variant':<8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'variant':<11}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
         f"{'errors':>8}{'stmt/req':>10}{'max pool wait ms':>18}"
     )
     print(header)
@@ -415,7 +449,7 @@ def report(results: dict[str, Result]) -> None:
         rate = len(r.latencies) / r.seconds if r.seconds else 0.0
         per_request = r.statements / r.requests if r.requests else 0.0
         print(
-            f"{name:<8}{len(r.latencies):>10}{rate:>9.1f}"
+            f"{name:<11}{len(r.latencies):>10}{rate:>9.1f}"
             f"{percentile(r.latencies, 0.50) * 1000:>9.1f}"
             f"{percentile(r.latencies, 0.99) * 1000:>9.1f}"
             f"{max(r.latencies, default=0.0) * 1000:>9.1f}"
@@ -423,11 +457,23 @@ def report(results: dict[str, Result]) -> None:
         )
         if r.errors:
             print(f"  errors of {name}: {Counter(r.errors).most_common(5)}")
-    orm, core = results["orm"], results["core"]
-    ratio = (len(orm.latencies) / orm.seconds) / (len(core.latencies) / core.seconds)
-    print(f"orm / core throughput: {ratio:.2f} (target >= 0.80)")
-    medians = statistics.median(orm.latencies) / statistics.median(core.latencies)
-    print(f"orm / core median latency: {medians:.2f}")
+
+    def throughput(r: Result) -> float:
+        return len(r.latencies) / r.seconds
+
+    orm, stateless, core = results["orm"], results["stateless"], results["core"]
+    check = throughput(orm) / throughput(stateless)
+    print(
+        f"orm / stateless throughput: {check:.3f} (target >= {CHECK_TARGET}: the session "
+        f"check costs {1 - check:.1%})"
+    )
+    medians = statistics.median(orm.latencies) / statistics.median(stateless.latencies)
+    print(f"orm / stateless median latency: {medians:.3f}")
+    unit = throughput(stateless) / throughput(core)
+    print(f"stateless / core throughput: {unit:.2f} (target >= {CORE_TARGET})")
+    medians = statistics.median(stateless.latencies) / statistics.median(core.latencies)
+    print(f"stateless / core median latency: {medians:.2f}")
+    return check
 
 
 if __name__ == "__main__":

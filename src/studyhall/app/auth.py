@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -115,13 +116,44 @@ def signed_in() -> SignedIn | None:
     if user is not None and current_app.config.get(REVOCABLE_SESSIONS, True):
         token = session.get(TOKEN_KEY)
         live = live_session(token) if isinstance(token, str) else None
-        if live is None or live.user_id != user.user_id:
+        if live is None or not isinstance(token, str) or live.user_id != user.user_id:
             session.clear()
             user = None
-        elif utcnow() - live.last_seen_at >= LAST_SEEN_INTERVAL:
-            g.setdefault(_TOUCH, token)
+        else:
+            _seen(token, live.last_seen_at)
     setattr(g, _SIGNED_IN, user)
     return user
+
+
+class ClaimedSession(NamedTuple):
+    """What the cookie claims, before the server-side session is checked."""
+
+    user: SignedIn
+    token: str
+
+
+def claimed_session() -> ClaimedSession | None:
+    """The cookie's user and session token, unchecked: for a page that checks the session
+    in its own query and then calls `confirm_signed_in`. None when there is nothing to
+    claim, when this request was checked already, or with REVOCABLE_SESSIONS off."""
+    if _SIGNED_IN in g or not current_app.config.get(REVOCABLE_SESSIONS, True):
+        return None
+    user, token = _from_cookie(), session.get(TOKEN_KEY)
+    if user is None or not isinstance(token, str):
+        return None
+    return ClaimedSession(user, token)
+
+
+def confirm_signed_in(claimed: ClaimedSession, last_seen_at: datetime) -> None:
+    """Record that the page's own query found the claimed session live: `signed_in()`
+    answers with its user for the rest of the request."""
+    setattr(g, _SIGNED_IN, claimed.user)
+    _seen(claimed.token, last_seen_at)
+
+
+def _seen(token: str, last_seen_at: datetime) -> None:
+    if utcnow() - last_seen_at >= LAST_SEEN_INTERVAL:
+        g.setdefault(_TOUCH, token)
 
 
 def shown_user() -> SignedIn | None:
@@ -273,6 +305,7 @@ def _end_session() -> None:
 
 
 __all__ = [
+    "ClaimedSession",
     "HOME_BY_ROLE",
     "LOGIN_FAILED",
     "REVOCABLE_SESSIONS",
@@ -283,6 +316,8 @@ __all__ = [
     "U",
     "authenticate",
     "bp",
+    "claimed_session",
+    "confirm_signed_in",
     "current_user",
     "home",
     "login",

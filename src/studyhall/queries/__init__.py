@@ -3,8 +3,10 @@
 from studyhall.queries.course_cards import (
     CourseCard,
     CourseSummary,
+    SessionCourseCards,
     StudentCourses,
     course_cards,
+    session_course_cards,
     student_courses,
 )
 from studyhall.queries.family import courses_by_student, recent_sessions_by_student
@@ -12,9 +14,11 @@ from studyhall.queries.family import courses_by_student, recent_sessions_by_stud
 __all__ = [
     "CourseCard",
     "CourseSummary",
+    "SessionCourseCards",
     "StudentCourses",
     "course_cards",
     "courses_by_student",
     "recent_sessions_by_student",
+    "session_course_cards",
     "student_courses",
 ]

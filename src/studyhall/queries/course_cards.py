@@ -8,6 +8,7 @@ about what the hand-written JOIN costs (see benchmarks/my_courses.py). Use
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, select
@@ -15,7 +16,9 @@ from sqlalchemy import and_, bindparam, select
 from studyhall.db.transaction import get_current_session
 from studyhall.models.course import Course, Subject
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
+from studyhall.models.types import utcnow
 from studyhall.models.user import Student, UserRole
+from studyhall.models.user_session import UserSession, hash_session_token
 
 
 class CourseSummary(NamedTuple):
@@ -125,10 +128,72 @@ def course_cards(student_id: int) -> list[CourseCard]:
     return [CourseCard(*row) for row in rows]
 
 
+_sessions = UserSession.metadata.tables[UserSession.__tablename__]
+
+
+class SessionCourseCards(NamedTuple):
+    """A live session's student and their course cards, read together."""
+
+    user_id: int
+    last_seen_at: datetime
+    cards: list[CourseCard]
+
+
+# /my_courses with its session check in one round trip: the page's own join (the old
+# `course_cards`) with the session joined by primary key. INNER joins as there: a
+# student without courses gets no row, and the caller then checks the session apart.
+_SESSION_COURSE_CARDS = (
+    select(
+        _sessions.c.user_id,
+        _sessions.c.last_seen_at,
+        _courses.c.id,
+        _courses.c.name,
+        _courses.c.grade_level,
+        _courses.c.description,
+        _courses.c.subject_id,
+        _subjects.c.name,
+    )
+    .select_from(_enrollments)
+    .join(_users, _users.c.id == _enrollments.c.student_id)
+    .join(_sessions, _sessions.c.user_id == _users.c.id)
+    .join(_courses, _courses.c.id == _enrollments.c.course_id)
+    .join(_subjects, _subjects.c.id == _courses.c.subject_id)
+    .where(
+        _sessions.c.id == bindparam("session_id"),
+        _sessions.c.revoked_at.is_(None),
+        _sessions.c.expires_at > bindparam("now"),
+        _users.c.id == bindparam("student_id"),
+        _users.c.role == UserRole.STUDENT.value,
+        _users.c.is_active.is_(True),
+        _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+    )
+    .order_by(_courses.c.name, _courses.c.id)
+)
+
+
+def session_course_cards(token: str, student_id: int) -> SessionCourseCards | None:
+    """`course_cards(student_id)` and the check of the login session with this token, in
+    one SELECT. None when the session is not live (revoked, expired, another user's), the
+    student is not an active student, or has no active course: the caller then checks the
+    session on its own. Requires an active session."""
+    rows = get_current_session().execute(
+        _SESSION_COURSE_CARDS,
+        {"session_id": hash_session_token(token), "student_id": student_id, "now": utcnow()},
+    )
+    found: SessionCourseCards | None = None
+    for user_id, last_seen_at, *card in rows:
+        if found is None:
+            found = SessionCourseCards(user_id, last_seen_at, [])
+        found.cards.append(CourseCard(*card))
+    return found
+
+
 __all__ = [
     "CourseCard",
     "CourseSummary",
+    "SessionCourseCards",
     "StudentCourses",
     "course_cards",
+    "session_course_cards",
     "student_courses",
 ]
