@@ -18,12 +18,14 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from studyhall.app import create_app
-from studyhall.app.auth import LOGIN_FAILED, THROTTLE_EXTENSION
+from studyhall.app.auth import LOGIN_FAILED, THROTTLE_EXTENSION, TOKEN_KEY
 from studyhall.app.throttle import LoginThrottle
 from studyhall.database import DatabaseManager
 from studyhall.errors import ConfigurationError
+from studyhall.models import User
 from studyhall.sample_data import DEMO_PASSWORD
 from studyhall.sample_data.demo_logins import disable_demo_logins
+from studyhall.services.accounts import change_password
 from tests.app.support import PASSWORD, World, csrf_token, user_email
 from tests.conftest import require_backend
 
@@ -229,6 +231,59 @@ def demo_accounts_in_production(scene: Scene) -> str:
     return f"refused start, starts after disabling {what}, manager1 {manager.status_code}"
 
 
+def page_for(client: FlaskClient) -> str:
+    """What /my_courses answers this client: "200", or "302 to /login"."""
+    response = client.get("/my_courses")
+    if response.status_code == 302:
+        return f"302 to {response.location.split('?')[0]}"
+    return str(response.status_code)
+
+
+def copied_cookie(scene: Scene, owner: FlaskClient) -> FlaskClient:
+    """A client replaying the owner's session cookie (a shared computer, a proxy log)."""
+    cookie = owner.get_cookie("session")
+    assert cookie is not None
+    thief = scene.client()
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def signed_in_owner(scene: Scene) -> FlaskClient:
+    owner = scene.client()
+    assert sign_in(owner, VICTIM, PASSWORD, OWNER).status_code == 302
+    return owner
+
+
+def cookie_after_logout(scene: Scene) -> str:
+    """A session cookie captured before logout, replayed after it."""
+    owner = signed_in_owner(scene)
+    thief = copied_cookie(scene, owner)
+    before = page_for(thief)
+    owner.post("/logout", data={"csrf_token": csrf_token(owner)})
+    return f"before logout {before}, after logout {page_for(thief)}"
+
+
+def cookie_after_sign_out_everywhere(scene: Scene) -> str:
+    """The owner, worried, signs out everywhere from another browser."""
+    thief = copied_cookie(scene, signed_in_owner(scene))
+    laptop = signed_in_owner(scene)
+    laptop.post("/logout/everywhere", data={"csrf_token": csrf_token(laptop)})
+    return f"copied cookie {page_for(thief)}, laptop {page_for(laptop)}"
+
+
+def cookie_after_password_change(scene: Scene) -> str:
+    """The owner changes the password (services.accounts): other sessions end with it."""
+    thief = copied_cookie(scene, signed_in_owner(scene))
+    owner = signed_in_owner(scene)
+    with owner.session_transaction() as cookie:
+        keep = cookie[TOKEN_KEY]
+    with DatabaseManager.get_session():
+        user = User.get_by_email(VICTIM)
+        assert user is not None
+        change_password(user.id, "a brand new passphrase", keep_token=keep)
+    return f"copied cookie {page_for(thief)}, owner {page_for(owner)}"
+
+
 @dataclass(frozen=True)
 class Attack:
     name: str
@@ -286,6 +341,21 @@ ATTACKS = [
         "demo accounts in production",
         demo_accounts_in_production,
         "refused start, starts after disabling them, manager1 401",
+    ),
+    Attack(
+        "cookie after logout",
+        cookie_after_logout,
+        "before logout 200, after logout 302 to /login",
+    ),
+    Attack(
+        "cookie after 'Sign out everywhere'",
+        cookie_after_sign_out_everywhere,
+        "copied cookie 302 to /login, laptop 302 to /login",
+    ),
+    Attack(
+        "cookie after a password change",
+        cookie_after_password_change,
+        "copied cookie 302 to /login, owner 200",
     ),
 ]
 
