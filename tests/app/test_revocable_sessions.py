@@ -328,3 +328,35 @@ def test_a_student_without_courses_stays_signed_in_on_my_courses(app: Flask) -> 
         get_current_session().execute(update(Enrollment).values(status=EnrollmentStatus.DROPPED))
     page = client.get("/my_courses")
     assert page.status_code == 200 and "Algebra 1" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "page"),
+    [
+        ("alice", "/courses/{w.algebra}"),
+        ("alice", "/study_sessions/{w.a_session}"),
+        ("alice", "/history"),
+        ("paula", "/family"),
+        ("mona", "/school"),
+    ],
+)
+def test_other_pages_check_the_session_on_the_connection_of_their_unit(
+    app: Flask, world: World, name: str, page: str
+) -> None:
+    # The check runs inside the page's unit of work: one checkout per request, not a
+    # unit of its own around a second one.
+    path = page.format(w=world)
+    client = signed_in_client(app, name)
+    checkouts: list[object] = []
+    engine = DatabaseManager.database().engine
+
+    def count(*args: object) -> None:
+        checkouts.append(args)
+
+    assert client.get(path).status_code == 200
+    event.listen(engine, "checkout", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "checkout", count)
+    assert len(checkouts) == 1

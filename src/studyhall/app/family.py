@@ -15,9 +15,10 @@ bp = Blueprint("family", __name__)
 RECENT_SESSIONS = 5
 
 
+# The unit of work outside the role check: the login check runs on its connection.
 @bp.get("/family")
-@role_required(UserRole.PARENT)
 @with_db_session
+@role_required(UserRole.PARENT)
 def overview() -> str:
     children = current_user(Parent).get_children()
     ids = [child.id for child in children]

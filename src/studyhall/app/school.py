@@ -132,9 +132,10 @@ def page_numbers() -> tuple[int, int]:
     return page, min(per_page, MAX_PER_PAGE)
 
 
+# The unit of work outside the role check: the login check runs on its connection.
 @bp.get("/school")
-@role_required(UserRole.MANAGER)
 @with_db_session
+@role_required(UserRole.MANAGER)
 def overview() -> str:
     manager = current_user(Manager)
     school = School.get(manager.managed_school_id) if manager.managed_school_id else None

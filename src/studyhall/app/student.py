@@ -39,6 +39,8 @@ HISTORY_PAGE = 20
 MESSAGE_PAGE = 50
 
 bp = Blueprint("student", __name__)
+# Pages put `@with_db_session` outside `@student_only`, so that the login check's SELECT
+# runs in the page's unit of work, on its connection (one checkout per request).
 student_only = role_required(UserRole.STUDENT)
 
 FINISHED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
@@ -86,8 +88,8 @@ def _my_courses_page(courses: list[CourseCard]) -> str:
 
 
 @bp.get("/courses/<id:course_id>")
-@student_only
 @with_db_session
+@student_only
 def course(course_id: int) -> str:
     student = current_user(Student)
     found = enrolled_course(student, course_id)
@@ -129,8 +131,8 @@ def _start(course_id: int, unit_id: int) -> int:
 
 
 @bp.get("/study_sessions/<id:session_id>")
-@student_only
 @with_db_session
+@student_only
 def study_session(session_id: int) -> str:
     found = own_study_session(current_user(Student), session_id)
     unit = found.learning_unit
@@ -205,8 +207,8 @@ bp.post("/study_sessions/<id:session_id>/cancel")(
 
 
 @bp.get("/study_sessions/<id:session_id>/cancel")
-@student_only
 @with_db_session
+@student_only
 def confirm_cancel(session_id: int) -> str | Response:
     """The confirmation a cancel asks for: a page of its own, so it works without JavaScript."""
     found = own_study_session(current_user(Student), session_id)
@@ -235,8 +237,8 @@ bp.add_app_template_filter(spoken_duration)
 
 
 @bp.get("/history")
-@student_only
 @with_db_session
+@student_only
 def history() -> str:
     # Keyset pages, newest first: the cost of a page does not grow with the sessions
     # behind it. A cursor edited by hand is a 400 (see errors.handle_bad_cursor).
