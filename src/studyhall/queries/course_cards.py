@@ -97,27 +97,31 @@ def student_courses(**filters: Any) -> list[StudentCourses]:
     return result
 
 
-_COURSE_CARDS = (
-    select(
-        _courses.c.id,
-        _courses.c.name,
-        _courses.c.grade_level,
-        _courses.c.description,
-        _courses.c.subject_id,
-        _subjects.c.name,
-    )
-    .select_from(_enrollments)
-    .join(_users, _users.c.id == _enrollments.c.student_id)
+_CARD_COLUMNS = (
+    _courses.c.id,
+    _courses.c.name,
+    _courses.c.grade_level,
+    _courses.c.description,
+    _courses.c.subject_id,
+    _subjects.c.name,
+)
+# An active student's active enrollments, their courses and subjects (`student_id` bound).
+_CARD_JOINS = (
+    _enrollments.join(_users, _users.c.id == _enrollments.c.student_id)
     .join(_courses, _courses.c.id == _enrollments.c.course_id)
     .join(_subjects, _subjects.c.id == _courses.c.subject_id)
-    .where(
-        _users.c.id == bindparam("student_id"),
-        _users.c.role == UserRole.STUDENT.value,
-        # A deactivated account sees nothing, as get_courses() would show it.
-        _users.c.is_active.is_(True),
-        _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
-    )
-    .order_by(_courses.c.name, _courses.c.id)
+)
+_CARD_CRITERIA = (
+    _users.c.id == bindparam("student_id"),
+    _users.c.role == UserRole.STUDENT.value,
+    # A deactivated account sees nothing, as get_courses() would show it.
+    _users.c.is_active.is_(True),
+    _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+)
+_CARD_ORDER = (_courses.c.name, _courses.c.id)
+
+_COURSE_CARDS = (
+    select(*_CARD_COLUMNS).select_from(_CARD_JOINS).where(*_CARD_CRITERIA).order_by(*_CARD_ORDER)
 )
 
 
@@ -143,31 +147,15 @@ class SessionCourseCards(NamedTuple):
 # `course_cards`) with the session joined by primary key. INNER joins as there: a
 # student without courses gets no row, and the caller then checks the session apart.
 _SESSION_COURSE_CARDS = (
-    select(
-        _sessions.c.user_id,
-        _sessions.c.last_seen_at,
-        _courses.c.id,
-        _courses.c.name,
-        _courses.c.grade_level,
-        _courses.c.description,
-        _courses.c.subject_id,
-        _subjects.c.name,
-    )
-    .select_from(_enrollments)
-    .join(_users, _users.c.id == _enrollments.c.student_id)
-    .join(_sessions, _sessions.c.user_id == _users.c.id)
-    .join(_courses, _courses.c.id == _enrollments.c.course_id)
-    .join(_subjects, _subjects.c.id == _courses.c.subject_id)
+    select(_sessions.c.user_id, _sessions.c.last_seen_at, *_CARD_COLUMNS)
+    .select_from(_CARD_JOINS.join(_sessions, _sessions.c.user_id == _users.c.id))
     .where(
         _sessions.c.id == bindparam("session_id"),
         _sessions.c.revoked_at.is_(None),
         _sessions.c.expires_at > bindparam("now"),
-        _users.c.id == bindparam("student_id"),
-        _users.c.role == UserRole.STUDENT.value,
-        _users.c.is_active.is_(True),
-        _enrollments.c.status == EnrollmentStatus.ACTIVE.value,
+        *_CARD_CRITERIA,
     )
-    .order_by(_courses.c.name, _courses.c.id)
+    .order_by(*_CARD_ORDER)
 )
 
 
