@@ -130,7 +130,7 @@ def revoke_session(token: str) -> bool:
         .where(_sessions.c.id == hash_session_token(token), _sessions.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined, unused-ignore]
 
 
 @with_db_session
@@ -142,7 +142,7 @@ def revoke_user_sessions(user_id: int, *, keep_token: str | None = None) -> int:
     if keep_token is not None:
         query = query.where(_sessions.c.id != hash_session_token(keep_token))
     result = get_current_session().execute(query.values(revoked_at=utcnow()))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined, unused-ignore]
 
 
 @with_db_session
@@ -154,7 +154,7 @@ def prune_sessions(now: datetime | None = None) -> int:
             or_(_sessions.c.revoked_at.is_not(None), _sessions.c.expires_at <= moment)
         )
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined, unused-ignore]
 
 
 __all__ = [
