@@ -7,6 +7,7 @@ This is the only module that reads the environment. Precedence:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -33,6 +34,14 @@ DIALECT_DRIVERS = {
     "mariadb": "mariadb+pymysql",
     "postgresql": "postgresql+psycopg",
 }
+# DB_DRIVER for MySQL and MariaDB -> SQLAlchemy's driver name. PyMySQL (pure Python) is the
+# default; mysqlclient (MySQLdb, C) is faster but builds from source.
+MYSQL_DRIVERS = {"pymysql": "pymysql", "mysqlclient": "mysqldb"}
+MYSQLCLIENT_MISSING = (
+    "the mysqlclient package is not installed: pip install 'studyhall[mysqlclient]' (it "
+    "builds from source: on Debian/Ubuntu first apt-get install libmariadb-dev pkg-config), "
+    "or unset DB_DRIVER to use PyMySQL."
+)
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}
 EMBEDDED_PATH = Path("instance") / "studyhall.sqlite3"
 
@@ -289,7 +298,7 @@ def load_settings(
     source: SettingsSource
     if raw_url:
         source = "DATABASE_URL"
-        url = _url_from_database_url(raw_url, problems)
+        url = _url_from_database_url(raw_url, problems, _mysql_driver(env, problems))
     elif any(env.get(name) not in (None, "") for name in REQUIRED_VARIABLES + OPTIONAL_VARIABLES):
         source = "DB_*"
         url = _url_from_parts(env, problems)
@@ -345,7 +354,7 @@ def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, flo
     return values
 
 
-def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
+def _url_from_database_url(raw: str, problems: list[str], driver: str | None) -> URL | None:
     try:
         url = make_url(raw)
         url.port  # noqa: B018 - a non-numeric port raises only when read
@@ -364,8 +373,19 @@ def _url_from_database_url(raw: str, problems: list[str]) -> URL | None:
             f"use one of: {', '.join(SUPPORTED_BACKENDS)}."
         )
         return None
-    if url.drivername in DIALECT_DRIVERS:
+    if url.drivername in ("mysql", "mariadb") and driver:
+        url = url.set(drivername=f"{url.drivername}+{driver}")
+    elif url.drivername in DIALECT_DRIVERS:
         url = url.set(drivername=DIALECT_DRIVERS[url.drivername])
+    elif backend in ("mysql", "mariadb") and driver and url.get_driver_name() != driver:
+        problems.append(
+            f"DB_DRIVER={_driver_setting(driver)} but DATABASE_URL names the driver "
+            f"{url.drivername!r}: write the URL as {backend}:// or {backend}+{driver}://, or "
+            "unset DB_DRIVER."
+        )
+        return None
+    if _check_mysqlclient(url, _what_asked(driver), problems) is None:
+        return None
     if backend != "sqlite":
         if not url.database:
             problems.append("DATABASE_URL names no database; add /<database name> to its end.")
@@ -384,6 +404,7 @@ def _url_from_parts(env: Mapping[str, str], problems: list[str]) -> URL | None:
             + " (DB_USER, DB_PASSWORD, DB_HOST and DB_NAME go together; "
             "DB_PASSWORD may be set to an empty value)."
         )
+    driver = _mysql_driver(env, problems)
     dialect = env.get("DB_DIALECT", "").strip().lower() or "mysql"
     if dialect not in DIALECT_DRIVERS:
         problems.append(
@@ -399,16 +420,49 @@ def _url_from_parts(env: Mapping[str, str], problems: list[str]) -> URL | None:
     name = env.get("DB_NAME", "").strip()
     if name:
         _check_identifier(name, "database name in DB_NAME", problems)
+    drivername = DIALECT_DRIVERS.get(dialect, "")
+    if driver and dialect in ("mysql", "mariadb"):
+        drivername = f"{dialect}+{driver}"
+        _check_mysqlclient(URL.create(drivername), _what_asked(driver), problems)
     if problems:
         return None
     return URL.create(
-        DIALECT_DRIVERS[dialect],
+        drivername,
         username=env["DB_USER"].strip(),
         password=env["DB_PASSWORD"],
         host=env["DB_HOST"].strip(),
         port=port or DEFAULT_PORTS[dialect],
         database=name,
     )
+
+
+def _mysql_driver(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """SQLAlchemy's name of the driver DB_DRIVER asks for; None when unset (or invalid)."""
+    raw = env.get("DB_DRIVER", "").strip()
+    if not raw:
+        return None
+    if raw.lower() not in MYSQL_DRIVERS:
+        problems.append(
+            f"DB_DRIVER={raw!r} is not supported; use one of: {', '.join(MYSQL_DRIVERS)} "
+            "(pymysql when unset)."
+        )
+        return None
+    return MYSQL_DRIVERS[raw.lower()]
+
+
+def _driver_setting(driver: str) -> str:
+    return next(name for name, value in MYSQL_DRIVERS.items() if value == driver)
+
+
+def _what_asked(driver: str | None) -> str:
+    return f"DB_DRIVER={_driver_setting(driver)}" if driver else "DATABASE_URL"
+
+
+def _check_mysqlclient(url: URL, what: str, problems: list[str]) -> URL | None:
+    if url.get_driver_name() == "mysqldb" and importlib.util.find_spec("MySQLdb") is None:
+        problems.append(f"{what} needs {MYSQLCLIENT_MISSING}")
+        return None
+    return url
 
 
 def _check_identifier(name: str, what: str, problems: list[str]) -> None:
@@ -441,6 +495,8 @@ __all__ = [
     "ENVIRONMENTS",
     "EMBEDDED_PATH",
     "INTEGER_LIMITS",
+    "MYSQLCLIENT_MISSING",
+    "MYSQL_DRIVERS",
     "OPTIONAL_VARIABLES",
     "POOL_LIMITS",
     "PRODUCTION",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from studyhall.config import DatabaseSettings, validate_identifier
-from studyhall.db.backends import mysql, pooling, postgresql, sqlite
+from studyhall.db.backends import mysql, mysqlclient, pooling, postgresql, sqlite
 from studyhall.db.backends.pooling import needs_reset
 from studyhall.db.backends.sqlite import IMMEDIATE_BEGIN
 from studyhall.db.error_translation import install_error_translation
@@ -57,6 +57,8 @@ def engine_options(settings: DatabaseSettings) -> dict[str, Any]:
     options.update(pooled)
     if settings.is_mysql:
         options["connect_args"] = mysql.connect_args(settings)
+        if settings.url.get_driver_name() == "mysqldb":
+            options["connect_args"] = mysqlclient.connect_args(options["connect_args"], settings)
     elif settings.backend == "postgresql":
         options["connect_args"] = postgresql.connect_args(settings)
     # Secret driver arguments studyhall keeps out of the URL (e.g. libpq's sslpassword).
@@ -78,6 +80,7 @@ def build_engine(
         sqlite.install(engine)
     elif settings.is_mysql:
         mysql.install(engine)
+        mysqlclient.install(engine)
     pooling.install(engine, settings.ping_bypass_ms)
     install_error_translation(engine, settings)
     install_slow_statement_log(engine, settings)
