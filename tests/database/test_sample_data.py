@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 
 from studyhall.database import DatabaseManager
 from studyhall.errors import DataConflictError, SchemaError
@@ -29,6 +30,7 @@ from studyhall.models import (
 )
 from studyhall.sample_data import DEMO_PASSWORD, planned_rows
 from studyhall.sample_data import load as sample_data
+from studyhall.sample_data.rows import TABLES, Blueprint
 
 
 def dump(database, *, skip=("password_hash",)):
@@ -301,3 +303,41 @@ def test_a_load_leaves_planner_statistics_of_what_it_loaded(tables):
             assert not conn.exec_driver_sql(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
             ).scalar()
+
+
+def raw_dump(database):
+    """Every row as the server stores it: read through the driver, no type processing."""
+    with database.engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.exec_driver_sql(
+                    f"SELECT * FROM {quote.format_table(table)} ORDER BY "
+                    + ", ".join(quote.format_column(c) for c in table.primary_key.columns)
+                )
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def test_the_load_stores_exactly_what_core_executemany_stores(tables):
+    # The load hands the driver its own tuples; Core would have processed each value by
+    # its column type (datetimes as text on SQLite, enums, booleans). Same bytes stored.
+    sample_data.populate(tables, scale=2, batch_size=700)
+    loaded = raw_dump(tables)
+    blueprint = Blueprint(2, sample_data.DEMO_PASSWORD_HASH)
+    with tables.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        for name, make in TABLES:
+            rows = list(make(blueprint))
+            sample_data._fill_clock_columns(Base.metadata.tables[name], rows)
+            conn.execute(Base.metadata.tables[name].insert(), rows)
+    assert raw_dump(tables) == loaded
+    assert sum(map(len, loaded.values())) == sum(planned_rows(2).values())
+
+
+def test_the_demo_hash_is_a_hash_of_the_demo_password():
+    assert check_password_hash(sample_data.DEMO_PASSWORD_HASH, DEMO_PASSWORD)
+    assert not check_password_hash(sample_data.DEMO_PASSWORD_HASH, DEMO_PASSWORD + "x")

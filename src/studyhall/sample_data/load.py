@@ -15,12 +15,13 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table, delete, func, insert, inspect, select
+from sqlalchemy import Connection, Dialect, Integer, Table, delete, func, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from werkzeug.security import generate_password_hash
 
 from studyhall.db.backends import refresh_statistics
 from studyhall.db.engine import Database
@@ -42,6 +43,14 @@ from studyhall.sample_data.rows import (
 )
 
 DEMO_PASSWORD = "studyhall-demo"
+# The one hash every sample-data user gets: werkzeug's generate_password_hash(DEMO_PASSWORD),
+# made once and written down. The password is published, so a fixed salt hides nothing,
+# while hashing at every load cost a deliberately slow scrypt run (~0.1 s, a sixth of a
+# scale-100 load) and gave every load different users' rows.
+DEMO_PASSWORD_HASH = (
+    "scrypt:32768:8:1$FLqFc1i7N1U1e7us$6e17516126d721b276213dc9aa902c9dfa1db7920f98fc82b32a"
+    "21be9e134a98074cea2730d4ee6ea4e06ac070e5ced8b128842ab05efa4b1fe447e58d852793"
+)
 DEMO_LOGINS = tuple(f"{role}1@{EMAIL_DOMAIN}" for role in ("student", "parent", "manager"))
 # Present exactly when the sample data is loaded (the load is atomic).
 MARKER_EMAIL = f"manager1@{EMAIL_DOMAIN}"
@@ -134,8 +143,7 @@ def populate(
                 return SampleDataSummary(scale, False, loaded_scale=_scale_of(marker))
             else:
                 _refuse_other_data(conn, tables, database.settings.database)
-            # One hash for every user: scrypt is slow on purpose, and the password is shared.
-            blueprint = Blueprint(scale, generate_password_hash(DEMO_PASSWORD))
+            blueprint = Blueprint(scale, DEMO_PASSWORD_HASH)
             rows = {
                 name: _insert(conn, tables[name], make(blueprint), batch_size, progress)
                 for name, make in TABLES
@@ -283,7 +291,55 @@ def _fill_clock_columns(table: Table, chunk: list[Row]) -> None:
 
 
 def _insert_batch(conn: Connection, table: Table, chunk: list[Row]) -> None:
-    conn.execute(insert(table), chunk)
+    """One executemany of `chunk`: the driver's own, with a precompiled INSERT.
+
+    Core's executemany would do the same work per row through its generic parameter
+    handling; here each row becomes a tuple in the column order of the INSERT, with the
+    columns' own bind processors (datetimes as text on SQLite, enums, strict booleans),
+    so the stored values are those Core would store. PyMySQL rewrites the executemany of
+    `INSERT ... VALUES (%s, ...)` into multi-row INSERTs; sqlite3 steps one prepared
+    statement. A dialect of another parameter style goes through Core.
+    """
+    plan = _plan(conn.dialect, table, tuple(chunk[0]))
+    if plan is None:
+        conn.execute(insert(table), chunk)
+        return
+    sql, values = plan
+    conn.exec_driver_sql(sql, [values(row) for row in chunk])
+
+
+_Values = Callable[[Row], tuple[Any, ...]]
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+@lru_cache(maxsize=256)
+def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> tuple[str, _Values] | None:
+    """The positional INSERT of `keys` into `table`, and how a row becomes its parameters."""
+    marker = _MARKERS.get(dialect.paramstyle)
+    if marker is None or not keys:
+        return None
+    columns = [table.c[key] for key in keys]
+    quote = dialect.identifier_preparer
+    # Names from the model's metadata, quoted by the dialect; the values are parameters.
+    names = ", ".join(quote.format_column(column) for column in columns)
+    markers = ", ".join([marker] * len(columns))
+    sql = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({markers})"  # noqa: S608
+    processors = [
+        (index, processor)
+        for index, column in enumerate(columns)
+        if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    take: _Values = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+    if not processors:
+        return sql, take
+
+    def values(row: Row) -> tuple[Any, ...]:
+        found = list(take(row))
+        for index, processor in processors:
+            found[index] = processor(found[index])
+        return tuple(found)
+
+    return sql, values
 
 
 def _advance_sequences(conn: Connection, tables: Iterable[Table]) -> None:
@@ -309,6 +365,7 @@ __all__ = [
     "COMMIT_UNKNOWN_MESSAGE",
     "DEMO_LOGINS",
     "DEMO_PASSWORD",
+    "DEMO_PASSWORD_HASH",
     "MARKER_EMAIL",
     "Progress",
     "SampleDataSummary",
