@@ -29,6 +29,12 @@ that the noise of a shared machine hits every variant alike:
       a BatchSpanProcessor would move the export to a thread that runs during the other
       variants' rounds. Turned on and off outside the timed part of each round. The ratio
       (j) / (b) is printed (reported, no target)
+  With mysqlclient installed (pip install 'studyhall[mysqlclient]'), on MariaDB also:
+  (k) `with Database.unit_of_work()` on studyhall's engine with PyMySQL, (l) the same with
+      mysqlclient (DB_DRIVER=mysqlclient), (m) the floor with mysqlclient: raw MySQLdb
+      (connect once, SELECT, commit). Printed: (l) / (m), the unit of work against its raw
+      driver, beside (k) / (f), PyMySQL's; and what mysqlclient saves, (l) / (k) and
+      (m) / (f). Round trips are not counted for them (the client-side count is PyMySQL's).
   ref: (b) again, a second copy of (b): (b) again / (b) is the noise of these ratios here.
       (b) itself has metrics and tracing off: the baseline; off, a unit of work calls
       nothing in either (tests/database/test_tracing.py holds that with a profiler)
@@ -67,6 +73,11 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+
+try:
+    import MySQLdb
+except ImportError:  # optional: the mysqlclient variants are left out
+    MySQLdb = None
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
@@ -80,6 +91,7 @@ from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
 from studyhall.db import metrics, tracing
 from studyhall.db.backends import build_engine, drop_database, engine_options, ensure_database
+from studyhall.db.engine import Database
 
 ROWS = 100
 ROUND = 50  # units per variant per round: short, so a burst of noise hits neighbours alike
@@ -153,6 +165,7 @@ class Variant:
     counts: dict[str, float] = field(default_factory=dict)  # server counters per unit
     sent: float = 0.0  # commands PyMySQL sent per unit (client side, exact)
     exact: bool = True  # the server counters saw no other client
+    driver: str = "pymysql"  # the round trips are counted for PyMySQL's variants only
 
 
 def plain_options(settings: DatabaseSettings) -> dict[str, Any]:
@@ -172,6 +185,7 @@ def build_variants(
     engines: tuple[Engine, ...],
     flask_app: Any,
     flask_db: Any,
+    databases: tuple[Database, ...] = (),
 ) -> list[Variant]:
     def bare_on(engine: Engine) -> Callable[[int], None]:
         factory = sessionmaker(engine, expire_on_commit=False)
@@ -234,6 +248,33 @@ def build_variants(
         for i in range(count):
             raw(key(i))
 
+    def unit_of_work_on(database: Database) -> Callable[[int], None]:
+        def units(count: int) -> None:
+            for i in range(count):
+                with database.unit_of_work() as s:
+                    s.get(BenchItem, key(i))
+
+        return units
+
+    drivers: list[Variant] = []
+    if databases:
+        raw_mysqldb = raw_mysqlclient_unit(settings)
+
+        def mysqlclient_floor(count: int) -> None:
+            for i in range(count):
+                raw_mysqldb(key(i))
+
+        pymysql_db, mysqlclient_db = databases
+        drivers = [
+            Variant("(k) unit of work, PyMySQL", unit_of_work_on(pymysql_db), driver="pymysql"),
+            Variant(
+                "(l) unit of work, mysqlclnt",
+                unit_of_work_on(mysqlclient_db),
+                driver="mysqlclient",
+            ),
+            Variant("(m) raw mysqlclient", mysqlclient_floor, driver="mysqlclient"),
+        ]
+
     bare_engine, unreset_engine, log_off, log_on, cursor_events, always_ping = engines
     return [
         Variant("(a) bare Session", bare_on(bare_engine)),
@@ -253,6 +294,7 @@ def build_variants(
         Variant("(i) (b) + metrics on", decorated_metrics),
         Variant("(j) (b) + tracing on", decorated, scope=traced),
         Variant("ref: (b) again", decorated),
+        *drivers,
     ]
 
 
@@ -300,6 +342,21 @@ def raw_unit(settings: DatabaseSettings) -> Callable[[int], None]:
         lite.execute("COMMIT")
 
     return sqlite_unit
+
+
+def raw_mysqlclient_unit(settings: DatabaseSettings) -> Callable[[int], None]:
+    """(f) with mysqlclient: one transaction on a MySQLdb connection opened once."""
+    url = settings.url
+    conn = MySQLdb.connect(**_pymysql_args(url), database=url.database, charset="utf8mb4")
+
+    def unit(k: int) -> None:
+        cursor = conn.cursor()
+        cursor.execute("SELECT id, name FROM bench_item WHERE id = %s", (k,))
+        cursor.fetchone()
+        cursor.close()
+        conn.commit()
+
+    return unit
 
 
 def _pymysql_args(url: URL) -> dict[str, Any]:
@@ -426,6 +483,8 @@ def count_round_trips(variants: list[Variant], settings: DatabaseSettings) -> No
         idle = [_delta(global_status(monitor), global_status(monitor)) for _ in range(5)]
         baseline = {name: min(d[name] for d in idle) for name in COUNTERS}
         for v in variants:
+            if v.driver != "pymysql":
+                continue
             with v.scope():
                 v.run(5)  # the pooled connection is warm and checked in
                 best: dict[str, int] | None = None
@@ -479,7 +538,14 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
         *slow_log_engines(settings),
         build_engine(dataclasses.replace(settings, slow_ms=0, ping_bypass_ms=0)),
     )
-    variants = build_variants(settings, engines, app, db)
+    databases: tuple[Database, ...] = ()
+    if settings.is_mysql and MySQLdb is not None:
+        mysqlclient_url = settings.url.set(drivername=f"{settings.backend}+mysqldb")
+        databases = (
+            Database(settings),
+            Database(dataclasses.replace(settings, url=mysqlclient_url)),
+        )
+    variants = build_variants(settings, engines, app, db, databases)
     try:
         time_rounds(variants, n)
         if settings.is_mysql:
@@ -488,6 +554,8 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
     finally:
         for engine in engines:
             engine.dispose()
+        for database in databases:
+            database.dispose()
         with app.app_context():
             db.engine.dispose()
         DatabaseManager.cleanup()
@@ -537,6 +605,25 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
         f"wall, {statistics.median(b / f for b, f in zip(off.cpu, floor.cpu, strict=True)):.2f}"
         " CPU (medians of per-round ratios)"
     )
+    if "(l)" in by_label:
+        pymysql_unit, mysqlclient_unit, mysqlclient_raw = (
+            by_label["(k)"],
+            by_label["(l)"],
+            by_label["(m)"],
+        )
+
+        def over(a: Variant, b: Variant) -> str:
+            wall = statistics.median(x / y for x, y in zip(a.wall, b.wall, strict=True))
+            cpu = statistics.median(x / y for x, y in zip(a.cpu, b.cpu, strict=True))
+            return f"{wall:.2f} wall, {cpu:.2f} CPU"
+
+        print(
+            "unit of work against its raw driver: mysqlclient (l) / (m) "
+            f"{over(mysqlclient_unit, mysqlclient_raw)}; PyMySQL (k) / (f) "
+            f"{over(pymysql_unit, floor)}\nmysqlclient against PyMySQL: unit of work (l) / (k) "
+            f"{over(mysqlclient_unit, pymysql_unit)}; raw (m) / (f) "
+            f"{over(mysqlclient_raw, floor)} (medians of per-round ratios)"
+        )
     metrics_ratio = statistics.median(t / b for t, b in zip(on.wall, off.wall, strict=True))
     print(f"metrics: (i) / (b) = {metrics_ratio:.3f} (median of per-round ratios)")
     traced = by_label["(j)"]
