@@ -14,8 +14,10 @@ import gc
 import importlib.util
 import os
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from studyhall.config import DatabaseSettings, load_settings
 from studyhall.db.backends import build_engine, drop_database, engine_options, ensure_database
 from studyhall.db.engine import Database
-from studyhall.errors import ConfigurationError, LoginRefusedError, StudyhallError
+from studyhall.errors import (
+    ConfigurationError,
+    ConflictError,
+    LoginRefusedError,
+    StudyhallError,
+)
 from tests.conftest import REQUIRE_SERVERS, SERVER_URLS, require_backend
+from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
 SERVER_ENV = {"DB_USER": "u", "DB_PASSWORD": "", "DB_HOST": "h", "DB_NAME": "n"}
 INSTALLED = importlib.util.find_spec("MySQLdb") is not None
@@ -42,7 +50,10 @@ def test_pymysql_stays_the_default() -> None:
 def _need_mysqlclient() -> None:
     if INSTALLED:
         return
-    reason = "mysqlclient is not installed (pip install 'studyhall[mysqlclient]')"
+    reason = (
+        "mysqlclient is not installed: pip install 'studyhall[mysqlclient]' after "
+        "apt-get install libmariadb-dev pkg-config (.ci/run does both)"
+    )
     if REQUIRE_SERVERS:
         pytest.fail(f"{reason}; STUDYHALL_REQUIRE_SERVERS=1 makes this a failure")
     pytest.skip(reason)
@@ -61,7 +72,8 @@ def _need_mysqlclient() -> None:
 def test_mysqlclient_is_chosen_by_db_driver_or_the_url(
     env: dict[str, str], drivername: str
 ) -> None:
-    _need_mysqlclient()
+    if drivername.endswith("+mysqldb"):
+        _need_mysqlclient()
     assert load_settings(env).url.drivername == drivername
 
 
@@ -251,3 +263,113 @@ def test_a_child_closing_an_inherited_connection_leaves_the_parents_session(
         cursor.close()
     finally:
         held.close()
+
+
+def test_a_lock_wait_timeout_is_a_conflict(mc_database: Database) -> None:
+    with mc_database.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE c (id INT PRIMARY KEY, n INT) ENGINE=InnoDB")
+        conn.exec_driver_sql("INSERT INTO c VALUES (1, 0)")
+    other = Database(mc_database.settings)
+    try:
+        with mc_database.engine.connect() as holder:
+            holder.exec_driver_sql("UPDATE c SET n = 1 WHERE id = 1")  # holds the row lock
+            with pytest.raises(ConflictError) as info, other.unit_of_work() as waiter:
+                waiter.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+                waiter.execute(text("UPDATE c SET n = 2 WHERE id = 1"))
+    finally:
+        other.dispose()
+    error: Any = info.value
+    assert isinstance(error, OperationalError) and error.orig.args[0] == 1205
+
+
+# -- a hung server: mysqlclient's waits are bounded too -----------------------------------
+
+PRIVATE_PORT = 3346  # no other test uses it
+TIMEOUT = 2  # seconds
+BOUND = 6 * TIMEOUT + 5  # a hang lasts until the server resumes
+
+
+@pytest.fixture(scope="module")
+def hung_server() -> Iterator[PrivateMariaDB]:
+    _need_mysqlclient()
+    with private_mariadb(PRIVATE_PORT) as server:
+        yield server
+
+
+@pytest.fixture
+def short_timeouts(hung_server: PrivateMariaDB) -> Iterator[Database]:
+    """A mysqlclient pool of one connection to the private server, every wait TIMEOUT s."""
+    settings = DatabaseSettings(
+        url=hung_server.url.set(drivername="mysql+mysqldb"),
+        source="DATABASE_URL",
+        pool_size=1,
+        max_overflow=0,
+        connect_timeout=TIMEOUT,
+        read_timeout=TIMEOUT,
+        write_timeout=TIMEOUT,
+    )
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        hung_server.resume()
+        database.dispose()
+
+
+def _within(seconds: float, call: Callable[[], object]) -> BaseException | None:
+    """Run `call` in a thread; fail the test if it is still waiting after `seconds`."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: B036 - reported to the test thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "still waiting: the wait is unbounded"
+    return outcome[0]
+
+
+def _select(database: Database) -> None:
+    with database.unit_of_work() as session:
+        session.execute(text("SELECT 1"))
+
+
+def test_a_running_query_fails_when_the_server_hangs(
+    hung_server: PrivateMariaDB, short_timeouts: Database
+) -> None:
+    def query_while_frozen() -> None:
+        with short_timeouts.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+            hung_server.pause()
+            session.execute(text("SELECT 2"))
+
+    try:
+        error = _within(BOUND, query_while_frozen)
+    finally:
+        hung_server.resume()
+    assert isinstance(error, (DBAPIError, StudyhallError)), error
+    assert short_timeouts.engine.pool.checkedout() == 0
+    _select(short_timeouts)  # the server answers again: so does the pool
+
+
+def test_a_reused_and_a_new_connection_fail_when_the_server_hangs(
+    hung_server: PrivateMariaDB, short_timeouts: Database
+) -> None:
+    _select(short_timeouts)  # one idle connection, pinged before reuse once it has idled
+    time.sleep(short_timeouts.settings.ping_bypass_ms / 1000 + 0.1)
+    hung_server.pause()
+    try:
+        reused = _within(BOUND, lambda: _select(short_timeouts))
+        # The pool is empty now: a new connection's handshake must be bounded as well.
+        connecting = _within(BOUND, lambda: _select(short_timeouts))
+    finally:
+        hung_server.resume()
+    assert isinstance(reused, (DBAPIError, StudyhallError)), reused
+    assert isinstance(connecting, (DBAPIError, StudyhallError)), connecting
+    _select(short_timeouts)
