@@ -182,7 +182,7 @@ def copy(database: Database, scale: int, prepared: Prepared) -> int:
 
 
 Variant = tuple[str, Callable[[Database, int, Prepared], int]]
-SEED = "(a) seeding: populate(), driver executemany"
+SEED = "(a) seeding: populate(), executemany or COPY"
 ANALYZE = "    ANALYZE at its end, timed again alone"
 WITHOUT = "    (a) with that ANALYZE time taken off"
 VARIANTS: tuple[Variant, ...] = (

@@ -6,7 +6,8 @@ Demo logins, all with the password `DEMO_PASSWORD` ("studyhall-demo"):
 that order: students first, so user 1 is `student1`.
 
 The whole load is one transaction. Rows are made lazily (see `rows`) and inserted
-in batches with Core executemany, so memory stays flat as the scale grows.
+in batches (the driver's executemany; COPY on PostgreSQL), so memory stays flat as the
+scale grows.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, Dialect, Integer, Table, delete, func, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from studyhall.db.backends import refresh_statistics
+from studyhall.db.backends.postgresql import copy_rows
 from studyhall.db.engine import Database
 from studyhall.errors import (
     CommitOutcomeUnknownError,
@@ -298,14 +300,19 @@ def _insert_batch(conn: Connection, table: Table, chunk: list[Row]) -> None:
     columns' own bind processors (datetimes as text on SQLite, enums, strict booleans),
     so the stored values are those Core would store. PyMySQL rewrites the executemany of
     `INSERT ... VALUES (%s, ...)` into multi-row INSERTs; sqlite3 steps one prepared
-    statement. A dialect of another parameter style goes through Core.
+    statement. PostgreSQL gets the same tuples through COPY ... FROM STDIN instead, about
+    twice as fast as an executemany. A dialect of another parameter style goes through Core.
     """
-    plan = _plan(conn.dialect, table, tuple(chunk[0]))
+    keys = tuple(chunk[0])
+    plan = _plan(conn.dialect, table, keys)
     if plan is None:
         conn.execute(insert(table), chunk)
         return
     sql, values = plan
-    conn.exec_driver_sql(sql, [values(row) for row in chunk])
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, table, keys, map(values, chunk))
+    else:
+        conn.exec_driver_sql(sql, [values(row) for row in chunk])
 
 
 _Values = Callable[[Row], tuple[Any, ...]]

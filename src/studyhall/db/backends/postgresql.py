@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from sqlalchemy import Connection, Table
 
 from studyhall.config import DatabaseSettings
 
@@ -49,10 +52,39 @@ def drop_database_sql(name: str) -> str:
     return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
 
 
+def copy_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert `rows` (values in the order of `columns`) with one `COPY ... FROM STDIN`.
+
+    psycopg streams the rows in COPY's text format, which the server parses by each
+    column's type: about twice the rows per second of an executemany. It runs on the
+    connection's driver connection, in its transaction; a driver error comes out as
+    Core's would (the engine's `handle_error` listeners see it, and a lost connection is
+    invalidated). The statement events (`before_cursor_execute`) do not see a COPY.
+    """
+    quote = conn.dialect.identifier_preparer
+    names = ", ".join(quote.quote(column) for column in columns)
+    statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+    driver: Any = conn.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # Core's own path for a driver error (the one its execute takes): translation by
+        # the listeners, invalidation on a disconnect, the SQLAlchemy class raised.
+        conn._handle_dbapi_exception(exc, statement, None, cursor, None)
+    finally:
+        cursor.close()
+
+
 __all__ = [
     "DATABASE_EXISTS",
     "MAINTENANCE_DATABASE",
     "connect_args",
+    "copy_rows",
     "create_database_sql",
     "drop_database_sql",
     "timeouts",
