@@ -143,48 +143,38 @@ def _first_statement_again(dialect: Any) -> None:
     def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is None or not _untouched(context):
             execute(cursor, statement, parameters, context)
-            return
-        try:
-            execute(cursor, statement, parameters, context)
-            return
-        except Exception as error:
-            cursor = _replacement(error, cursor, context)
-            if cursor is None:
-                raise
-        execute(cursor, statement, parameters, context)
-        return
+        else:
+            _run_first(execute, cursor, context, statement, parameters)
 
     def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if context is None or not _untouched(context):
             executemany(cursor, statement, parameters, context)
-            return
-        try:
-            executemany(cursor, statement, parameters, context)
-            return
-        except Exception as error:
-            cursor = _replacement(error, cursor, context)
-            if cursor is None:
-                raise
-        executemany(cursor, statement, parameters, context)
-        return
+        else:
+            _run_first(executemany, cursor, context, statement, parameters)
 
     def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
         if context is None or not _untouched(context):
             execute_no_params(cursor, statement, context)
-            return
-        try:
-            execute_no_params(cursor, statement, context)
-            return
-        except Exception as error:
-            cursor = _replacement(error, cursor, context)
-            if cursor is None:
-                raise
-        execute_no_params(cursor, statement, context)
-        return
+        else:
+            _run_first(execute_no_params, cursor, context, statement)
 
     methods = (do_execute, do_executemany, do_execute_no_params)
     for name, method in zip(_EXECUTES, methods, strict=True):
         setattr(dialect, name, method)
+
+
+def _run_first(run: Any, cursor: Any, context: Any, *arguments: Any) -> None:
+    """Run a checkout's first statement (`run(cursor, *arguments, context)`); once more on
+    a new connection when the first try finds the connection lost before use."""
+    try:
+        run(cursor, *arguments, context)
+        return
+    except Exception as error:
+        replacement = _replacement(error, cursor, context)
+        if replacement is None:
+            raise
+    # Outside the handler: a failure of the second try is not chained to the first's.
+    run(replacement, *arguments, context)
 
 
 def _untouched(context: Any) -> bool:
