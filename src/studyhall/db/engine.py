@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studyhall.config import DatabaseSettings
 from studyhall.db.backends import build_engine
 from studyhall.db.session import StudyhallSession
+from studyhall.db.spare_sessions import ReusingSessionmaker
 from studyhall.db.transaction import Propagation, UnitOfWork
 from studyhall.errors import SessionError
 
@@ -35,7 +36,7 @@ class Database:
         self.engine: Engine = build_engine(settings, **engine_overrides)
         # Objects stay usable after their unit of work commits: views and services hand
         # them on after the session has closed.
-        self.session_factory: sessionmaker[Session] = sessionmaker(
+        self.session_factory: sessionmaker[Session] = ReusingSessionmaker(
             self.engine, class_=StudyhallSession, expire_on_commit=False
         )
 

@@ -55,6 +55,11 @@ def _current_owner() -> tuple[int, int, asyncio.Task[Any] | None]:
     return _fork_generation, threading.get_ident(), task
 
 
+def restamp_owner(session: Session) -> None:
+    """Give a closed session to the calling process, thread and task (for reuse)."""
+    session._owner = _current_owner()  # type: ignore[attr-defined]
+
+
 def opened_in_this_process(session: Session) -> bool:
     """False for a studyhall session a forked child inherited from its parent."""
     owner = getattr(session, "_owner", None)
@@ -195,5 +200,6 @@ __all__ = [
     "mark_broken",
     "opened_in_this_process",
     "refuse_broken",
+    "restamp_owner",
     "rolled_back_message",
 ]

@@ -32,6 +32,7 @@ from studyhall.db.session import (
     rolled_back_message,
 )
 from studyhall.db.slow_statements import unit_owner
+from studyhall.db.spare_sessions import keep_for_reuse
 from studyhall.db.transaction.callbacks import run_ready_callbacks
 from studyhall.db.transaction.context import active_session, current_session
 from studyhall.errors import (
@@ -158,6 +159,7 @@ class SessionContext:
             return
         info = session.info
         mark = info.pop(BROKEN, None) if info else None
+        closed = False
         try:
             if exc_type is not None:
                 Session.rollback(session)
@@ -172,10 +174,13 @@ class SessionContext:
                     info.pop(DEPTH, None)
                     info.pop(SCOPES, None)
                 session.close()
+                closed = True
             finally:
                 self._restore(token)
                 if session.info:
                     run_ready_callbacks(session)
+                if closed:
+                    keep_for_reuse(session)
 
     def _restore(self, token: Token[Session | None] | None) -> None:
         if token is not None:
