@@ -36,6 +36,11 @@ that the noise of a shared machine hits every variant alike:
       driver, beside (k) / (f), PyMySQL's; and what mysqlclient saves, (l) / (k) and
       (m) / (f). Round trips are not counted for them (the client-side count is PyMySQL's).
   ref: (b) again, a second copy of (b): (b) again / (b) is the noise of these ratios here.
+  (n) the floor of any ORM Session unit here: (a) on an engine with neither ping nor
+      check-in reset (2 round trips; unsafe as a product, since nothing resets), and (o)
+      the floor of a Core unit: a Core connection on that engine, SELECT then COMMIT.
+      Printed: (n) / (f) and (o) / (f), what SQLAlchemy itself costs over the raw driver
+      on this machine, and (b) / (n), what studyhall adds to the Session floor.
       (b) itself has metrics and tracing off: the baseline; off, a unit of work calls
       nothing in either (tests/database/test_tracing.py holds that with a profiler)
 
@@ -81,7 +86,7 @@ except ImportError:  # optional: the mysqlclient variants are left out
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
-from sqlalchemy import String, create_engine, event, text
+from sqlalchemy import String, bindparam, create_engine, event, select, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -275,7 +280,16 @@ def build_variants(
             Variant("(m) raw mysqlclient", mysqlclient_floor, driver="mysqlclient"),
         ]
 
-    bare_engine, unreset_engine, log_off, log_on, cursor_events, always_ping = engines
+    bare_engine, unreset_engine, log_off, log_on, cursor_events, floor_engine, always_ping = (
+        engines
+    )
+    core_select = select(BenchItem.__table__).where(BenchItem.__table__.c.id == bindparam("k"))
+
+    def core_floor(count: int) -> None:
+        for i in range(count):
+            with floor_engine.connect() as connection:
+                connection.execute(core_select, {"k": key(i)}).first()
+                connection.commit()
     return [
         Variant("(a) bare Session", bare_on(bare_engine)),
         Variant("(b) @with_db_session", decorated),
@@ -294,6 +308,10 @@ def build_variants(
         Variant("(i) (b) + metrics on", decorated_metrics),
         Variant("(j) (b) + tracing on", decorated, scope=traced),
         Variant("ref: (b) again", decorated),
+        # The floors of an ORM Session unit and of a Core one on this machine: (a) and a
+        # Core connection on an engine with neither ping nor check-in reset (2 round trips).
+        Variant("(n) Session, no ping/reset", bare_on(floor_engine)),
+        Variant("(o) Core, no ping/reset", core_floor),
         *drivers,
     ]
 
@@ -536,6 +554,11 @@ def bench_backend(name: str, settings: DatabaseSettings, n: int) -> None:
         create_engine(settings.url, **plain_options(settings)),
         create_engine(settings.url, **plain_options(settings), pool_reset_on_return=None),
         *slow_log_engines(settings),
+        create_engine(
+            settings.url,
+            **{**plain_options(settings), "pool_pre_ping": False},
+            pool_reset_on_return=None,
+        ),
         build_engine(dataclasses.replace(settings, slow_ms=0, ping_bypass_ms=0)),
     )
     databases: tuple[Database, ...] = ()
@@ -605,6 +628,13 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
         f"wall, {statistics.median(b / f for b, f in zip(off.cpu, floor.cpu, strict=True)):.2f}"
         " CPU (medians of per-round ratios)"
     )
+    session_floor, core_floor = by_label["(n)"], by_label["(o)"]
+    print(
+        "floors against the raw driver: a Session unit with neither ping nor reset (n) / (f) "
+        f"{_over(session_floor, floor)}; a Core unit the same (o) / (f) "
+        f"{_over(core_floor, floor)}; (b) / (n), what studyhall adds to the Session floor: "
+        f"{_over(off, session_floor)}; (b) / (a) {_over(off, by_label['(a)'])}"
+    )
     if "(l)" in by_label:
         pymysql_unit, mysqlclient_unit, mysqlclient_raw = (
             by_label["(k)"],
@@ -612,17 +642,12 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
             by_label["(m)"],
         )
 
-        def over(a: Variant, b: Variant) -> str:
-            wall = statistics.median(x / y for x, y in zip(a.wall, b.wall, strict=True))
-            cpu = statistics.median(x / y for x, y in zip(a.cpu, b.cpu, strict=True))
-            return f"{wall:.2f} wall, {cpu:.2f} CPU"
-
         print(
             "unit of work against its raw driver: mysqlclient (l) / (m) "
-            f"{over(mysqlclient_unit, mysqlclient_raw)}; PyMySQL (k) / (f) "
-            f"{over(pymysql_unit, floor)}\nmysqlclient against PyMySQL: unit of work (l) / (k) "
-            f"{over(mysqlclient_unit, pymysql_unit)}; raw (m) / (f) "
-            f"{over(mysqlclient_raw, floor)} (medians of per-round ratios)"
+            f"{_over(mysqlclient_unit, mysqlclient_raw)}; PyMySQL (k) / (f) "
+            f"{_over(pymysql_unit, floor)}\nmysqlclient against PyMySQL: unit of work (l) / (k) "
+            f"{_over(mysqlclient_unit, pymysql_unit)}; raw (m) / (f) "
+            f"{_over(mysqlclient_raw, floor)} (medians of per-round ratios)"
         )
     metrics_ratio = statistics.median(t / b for t, b in zip(on.wall, off.wall, strict=True))
     print(f"metrics: (i) / (b) = {metrics_ratio:.3f} (median of per-round ratios)")
@@ -654,6 +679,13 @@ def report(name: str, variants: list[Variant], join: tuple[float, float, float])
         f"join: inside an open unit, a joined @with_db_session call adds {joined:.2f} us to "
         f"a plain call ({plain:.2f} us); a joined `with get_session()` adds {joined_with:.2f} us"
     )
+
+
+def _over(a: Variant, b: Variant) -> str:
+    """a / b: medians of the per-round ratios, wall and CPU."""
+    wall = statistics.median(x / y for x, y in zip(a.wall, b.wall, strict=True))
+    cpu = statistics.median(x / y for x, y in zip(a.cpu, b.cpu, strict=True))
+    return f"{wall:.2f} wall, {cpu:.2f} CPU"
 
 
 def sqlite_settings(directory: Path) -> DatabaseSettings:
