@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from studyhall.database import DatabaseManager
+from studyhall.database import DatabaseManager, with_db_session
+from studyhall.errors import CrossThreadSessionError, TransactionRolledBackError
 from studyhall.models import (
     Course,
     Enrollment,
@@ -15,7 +19,8 @@ from studyhall.models import (
     Student,
     StudySession,
 )
-from studyhall.queries import course_cards, student_courses
+from studyhall.queries import course_cards, session_course_cards, student_courses
+from studyhall.services.user_sessions import start_session
 from tests.models.factories import PASSWORD_HASH, World, make_student, make_world
 
 
@@ -62,6 +67,38 @@ def test_course_cards_match_get_courses_in_one_select(db_session, db_statements)
         student.is_active = False
         session.flush()
         assert course_cards(student.id) == []
+
+
+def test_session_course_cards_run_in_the_unit_and_under_its_guards(db_session):
+    """The page's read goes to the unit's connection (not through Session.execute): it
+    still sees the unit's own uncommitted rows, and is refused from another thread and in
+    a unit marked rollback-only, as every statement of a session is."""
+    owner = DatabaseManager.get_session()
+    with pytest.raises(TransactionRolledBackError, match="inner call"), owner as session:
+        world = make_world(students=1)
+        student = world.students[0]
+        token = start_session(student.id)
+        session.flush()
+        found = session_course_cards(token, student.id)
+        assert found is not None and found.user_id == student.id
+        assert [card.id for card in found.cards] == [world.course.id]
+        assert session_course_cards(token, student.id + 1) is None
+
+        elsewhere = contextvars.copy_context()
+        with ThreadPoolExecutor(1) as pool:
+            for read in (lambda: course_cards(student.id), lambda: session_course_cards(token, 1)):
+                with pytest.raises(CrossThreadSessionError):
+                    pool.submit(elsewhere.run, read).result()
+
+        @with_db_session
+        def fails() -> None:
+            raise RuntimeError("inner call")
+
+        with pytest.raises(RuntimeError):
+            fails()
+        for read in (lambda: course_cards(student.id), lambda: session_course_cards(token, 1)):
+            with pytest.raises(TransactionRolledBackError):
+                read()
 
 
 @pytest.mark.parametrize("students", [2, 9])
