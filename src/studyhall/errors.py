@@ -104,6 +104,13 @@ class MigrationError(StudyhallError):
     """
 
 
+class LeaseLostError(StudyhallError):
+    """Raised when a job's run tries to complete after its lease passed to another worker.
+
+    The run's unit of work is rolled back with it, so only the other run's effects stay.
+    """
+
+
 __all__ = [
     "AccessDeniedError",
     "CommitOutcomeUnknownError",
@@ -114,6 +121,7 @@ __all__ = [
     "DatabasePermissionError",
     "DatabaseStatementError",
     "DatabaseUnavailableError",
+    "LeaseLostError",
     "LoginRefusedError",
     "MigrationError",
     "NoActiveSessionError",

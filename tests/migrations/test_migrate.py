@@ -21,7 +21,7 @@ from studyhall.errors import MigrationError
 from studyhall.models import Base
 
 VERSION_TABLE = "alembic_version"
-HEAD = "0004"
+HEAD = "0005"
 
 
 def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]]]:
@@ -96,6 +96,7 @@ REVISION_INDEXES = {
         {"ix_study_messages_study_session_id"},
     ),
     "0004": ({"ix_user_sessions_user_id", "ix_user_sessions_expires_at"}, set()),
+    "0005": ({"ix_jobs_status_run_after", "ix_jobs_dedupe_key"}, set()),
 }
 
 

@@ -20,6 +20,7 @@ import click
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from studyhall import migrations
+from studyhall.cli import jobs as job_commands
 from studyhall.cli.status import row_counts
 from studyhall.config import deployment_environment, log_level
 from studyhall.database.setup import ALEMBIC_VERSION_TABLE, DatabaseManager
@@ -263,6 +264,10 @@ def prune_sessions() -> None:
     DatabaseManager.initialize()
     deleted = user_sessions.prune_sessions()
     click.echo(f"{deleted:,} revoked or expired session{'' if deleted == 1 else 's'} deleted")
+
+
+main.add_command(job_commands.jobs)
+main.add_command(job_commands.worker)
 
 
 def _require_server(database: Database) -> None:

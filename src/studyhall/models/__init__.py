@@ -7,6 +7,7 @@ from studyhall.models.course import Course, LearningUnit, Subject
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
 from studyhall.models.errors import InvalidCursorError, InvalidFilterError, ModelError
 from studyhall.models.evaluation import Evaluation
+from studyhall.models.job import Job, JobStatus
 from studyhall.models.pagination import KeysetPage, Page
 from studyhall.models.qa_resource import Difficulty, QAResource
 from studyhall.models.school import School, SchoolClass
@@ -36,6 +37,8 @@ __all__ = [
     "HomeHoursStudySession",
     "InvalidCursorError",
     "InvalidFilterError",
+    "Job",
+    "JobStatus",
     "KeysetPage",
     "LearningUnit",
     "Manager",

@@ -1,0 +1,119 @@
+"""Claiming a due job: a lease for one worker, taken in one short transaction.
+
+PostgreSQL and MariaDB (10.6+) lock the row with `SELECT ... FOR UPDATE SKIP LOCKED`, so
+workers claiming at once take different jobs instead of queueing behind one row; on
+MariaDB the claim runs at READ COMMITTED (under REPEATABLE READ, concurrent claims
+deadlock through gap locks on the index). SQLite has no row locks: a writable unit of
+work there begins with BEGIN IMMEDIATE, so claims take turns on the write lock.
+
+A job is due when it is queued and its `run_after` has come, or running with a lease that
+expired (its worker died, or overran the lease). A claim increments `attempts` and writes
+a new lease token; a due running job that used up its attempts is dead instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, or_, select, update
+
+from studyhall.db.engine import Database
+from studyhall.jobs.registry import HANDLERS, RunningJob
+from studyhall.log import get_logger
+from studyhall.models import Job, JobStatus
+from studyhall.models.types import utcnow
+
+log = get_logger(__name__)
+
+_jobs = Job.metadata.tables[Job.__tablename__]
+
+_DUE = (
+    select(_jobs)
+    .where(
+        or_(
+            and_(_jobs.c.status == JobStatus.QUEUED, _jobs.c.run_after <= bindparam("now")),
+            and_(
+                _jobs.c.status == JobStatus.RUNNING,
+                _jobs.c.lease_expires_at <= bindparam("now"),
+            ),
+        ),
+        _jobs.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(_jobs.c.run_after, _jobs.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+
+EXHAUSTED = (
+    "Its lease expired {attempts} times without the job completing (a worker died or "
+    "overran the lease each time)."
+)
+
+
+def claim(
+    database: Database, owner: str, kinds: Collection[str] | None = None
+) -> RunningJob | None:
+    """Lease the next due job of `kinds` (default: every kind with a handler) to `owner`;
+    None when none is due."""
+    wanted = sorted(HANDLERS if kinds is None else set(kinds) & set(HANDLERS))
+    if not wanted:
+        return None
+    isolation = "READ COMMITTED" if database.settings.is_mysql else None
+    while True:
+        with database.unit_of_work("requires_new", isolation_level=isolation) as session:
+            now = utcnow()
+            row = session.execute(_DUE, {"now": now, "kinds": wanted}).first()
+            if row is None:
+                return None
+            if row.status == JobStatus.RUNNING and row.attempts >= row.max_attempts:
+                session.execute(
+                    update(_jobs)
+                    .where(_jobs.c.id == row.id)
+                    .values(
+                        status=JobStatus.DEAD,
+                        lease_expires_at=None,
+                        last_error=EXHAUSTED.format(attempts=row.attempts),
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                )
+                log.error(
+                    "job %d %s dead: %s", row.id, row.kind, EXHAUSTED.format(attempts=row.attempts)
+                )
+                continue
+            token = _lease_token(owner)
+            session.execute(
+                update(_jobs)
+                .where(_jobs.c.id == row.id)
+                .values(
+                    status=JobStatus.RUNNING,
+                    lease_owner=token,
+                    lease_expires_at=_expiry(now, row.kind),
+                    attempts=row.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            return RunningJob(
+                id=row.id,
+                kind=row.kind,
+                payload=row.payload,
+                attempt=row.attempts + 1,
+                max_attempts=row.max_attempts,
+                key=row.dedupe_key,
+                lease_token=token,
+            )
+
+
+def _lease_token(owner: str) -> str:
+    # The owner names the worker (shown by the row); the random part makes each claim's
+    # token unique, so a worker that claims the same job again is still told apart.
+    return f"{owner[:80]}/{secrets.token_hex(6)}"
+
+
+def _expiry(now: datetime, kind: str) -> datetime:
+    return now + HANDLERS[kind].lease
+
+
+__all__ = ["claim"]

@@ -1,0 +1,125 @@
+"""`enqueue`: add a background job in the caller's unit of work (a transactional outbox).
+
+The job is a row written in the same transaction as the caller's other changes, so it
+exists if and only if that unit of work commits: no job for work that was rolled back,
+no work committed without its job. The COMMIT wakes workers: this process's through
+`DOORBELL` (an `on_commit` callback), other processes' on PostgreSQL through
+`NOTIFY studyhall_jobs`, which the server delivers at COMMIT and drops on a rollback.
+Elsewhere workers in other processes find the job at their next poll.
+
+The workers, their handlers and the claim are `studyhall.jobs`, a layer above: services
+enqueue by kind and never import a handler.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, insert, text
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from studyhall.db.decorators import with_db_session
+from studyhall.db.transaction import get_current_session, on_commit
+from studyhall.models import Job, JobStatus
+from studyhall.models.job import DEFAULT_MAX_ATTEMPTS, KEY_LENGTH, KIND_LENGTH
+from studyhall.models.types import utcnow
+
+# The PostgreSQL channel that wakes workers in other processes.
+CHANNEL = "studyhall_jobs"
+
+_jobs = Job.metadata.tables[Job.__tablename__]
+
+
+class Doorbell:
+    """Wakes this process's idle workers without polling: a generation counter.
+
+    A worker reads `generation` before it looks for work and, finding none, waits for it
+    to change: a ring between the look and the wait is not lost.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.generation = 0
+
+    def ring(self) -> None:
+        """Wake every waiting worker."""
+        with self._condition:
+            self.generation += 1
+            self._condition.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Wait until the generation is no longer `seen`, or `timeout` seconds; True if rung."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self.generation != seen, timeout)
+
+
+DOORBELL = Doorbell()
+
+
+@with_db_session
+def enqueue(
+    kind: str,
+    payload: Any = None,
+    *,
+    key: str | None = None,
+    run_after: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int | None:
+    """Add a job of `kind` with a JSON-serializable `payload`; its id, or None when a job
+    with `key` exists already (then nothing is added and the unit of work goes on).
+
+    Joins the active unit of work, else opens one. `run_after` (naive UTC) delays it;
+    `max_attempts` bounds its runs before it is dead.
+    """
+    if not kind or len(kind) > KIND_LENGTH:
+        raise ValueError(f"A job kind is 1 to {KIND_LENGTH} characters; it was {kind!r}.")
+    if key is not None and not 0 < len(key) <= KEY_LENGTH:
+        raise ValueError(f"A job key is 1 to {KEY_LENGTH} characters; it was {key!r}.")
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1; it was {max_attempts}.")
+    session = get_current_session()
+    now = utcnow()
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": run_after or now,
+        "dedupe_key": key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    job_id = _insert(session, dialect, values)
+    if job_id is None:
+        return None
+    if dialect == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+    on_commit(DOORBELL.ring, session)
+    return job_id
+
+
+def _insert(session: Session, dialect: str, values: dict[str, Any]) -> int | None:
+    """INSERT the row; with a key, one that adds nothing (and fails nothing) on a conflict."""
+    if values["dedupe_key"] is None:
+        result = session.execute(insert(_jobs).values(values))
+        return int(result.inserted_primary_key[0])  # type: ignore[attr-defined, unused-ignore]
+    if dialect in ("mysql", "mariadb"):
+        # No RETURNING for a conflict here; the row id is 0 when nothing was inserted.
+        upsert = mysql.insert(_jobs).values(values).on_duplicate_key_update(id=_jobs.c.id)
+        inserted = session.execute(upsert).lastrowid  # type: ignore[attr-defined, unused-ignore]
+        return int(inserted) if inserted else None
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(_jobs).values(values).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(_jobs).values(values).on_conflict_do_nothing()
+    new_id = session.execute(statement.returning(_jobs.c.id)).scalar_one_or_none()
+    return None if new_id is None else int(new_id)
+
+
+__all__ = ["CHANNEL", "DOORBELL", "Doorbell", "enqueue"]

@@ -1,0 +1,95 @@
+"""Job handlers for the tests, registered on import (`studyhall-db worker --import
+tests.jobs.handlers` loads them into a worker process).
+
+Their effects go to a table of the tests' own, `job_effects`, in the handler's unit of work:
+a row per run that committed, so "exactly once" is one row per job.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select
+
+from studyhall.db.transaction import get_current_session
+from studyhall.jobs import RunningJob, handler
+
+metadata = MetaData()
+effects = Table(
+    "job_effects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("note", String(50)),
+)
+
+# Opened by a test to let the first attempt of a `test.gated` job go on.
+GATE = threading.Event()
+# Set when the first attempt of a `test.gated` job is waiting at the gate.
+AT_GATE = threading.Event()
+SHORT_LEASE = timedelta(seconds=1)
+
+
+def record_effect(job: RunningJob, note: str | None = None) -> None:
+    get_current_session().execute(
+        insert(effects).values(job_id=job.id, attempt=job.attempt, pid=os.getpid(), note=note)
+    )
+
+
+def effect_counts(engine: Engine) -> dict[int, int]:
+    """Committed effects per job id."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(effects.c.job_id, func.count()).group_by(effects.c.job_id)
+        )
+        return {job_id: count for job_id, count in rows}
+
+
+@handler("test.effect")
+def effect(job: RunningJob) -> None:
+    record_effect(job, note=(job.payload or {}).get("note"))
+
+
+@handler("test.fail", retry_base=0.05, retry_cap=0.2)
+def fail(job: RunningJob) -> None:
+    record_effect(job)  # rolled back with the failure
+    raise RuntimeError(f"boom on attempt {job.attempt}")
+
+
+@handler("test.gated", lease=SHORT_LEASE)
+def gated(job: RunningJob) -> None:
+    """The first attempt waits for GATE before writing, past its lease."""
+    if job.attempt == 1:
+        AT_GATE.set()
+        GATE.wait(30)
+    record_effect(job)
+
+
+@handler("test.hang", lease=SHORT_LEASE)
+def hang(job: RunningJob) -> None:
+    """Writes its effect, says so in the marker file, and on attempt 1 never ends."""
+    record_effect(job)
+    if job.attempt == 1:
+        Path(job.payload["marker"]).write_text(str(os.getpid()))
+        time.sleep(3600)
+
+
+@handler("test.slow")
+def slow(job: RunningJob) -> None:
+    """Says it started (marker file), sleeps, then writes its effect."""
+    Path(job.payload["marker"]).write_text("started")
+    time.sleep(job.payload["seconds"])
+    record_effect(job)
+
+
+@handler("test.probe")
+def probe(job: RunningJob) -> None:
+    """Appends the job id and the wall-clock time it started to a file."""
+    with open(job.payload["path"], "a") as file:
+        file.write(f"{job.id} {time.time()}\n")

@@ -1,0 +1,107 @@
+"""enqueue(): a job exists if and only if the caller's unit of work commits (a
+transactional outbox), deduplicated by key, and the commit wakes this process's workers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from studyhall.database import DatabaseManager, get_current_session
+from studyhall.jobs import DOORBELL, enqueue
+from studyhall.models import Job, JobStatus
+from studyhall.models.types import utcnow
+from tests.jobs.handlers import effects
+
+
+def jobs_in(database):
+    with database.unit_of_work() as session:
+        return list(session.query(Job).order_by(Job.id))
+
+
+def test_a_job_exists_iff_the_unit_commits(jobs_db):
+    with DatabaseManager.get_session():
+        committed = enqueue("test.effect", {"note": "kept"})
+    with pytest.raises(ValueError), DatabaseManager.get_session():
+        enqueue("test.effect", {"note": "lost"})
+        raise ValueError
+
+    rows = jobs_in(jobs_db)
+    assert [(r.id, r.payload) for r in rows] == [(committed, {"note": "kept"})]
+    job = rows[0]
+    assert job.kind == "test.effect"
+    assert job.status is JobStatus.QUEUED
+    assert job.attempts == 0 and job.max_attempts == 5
+    assert job.lease_owner is None and job.lease_expires_at is None and job.last_error is None
+    assert job.finished_at is None
+    assert abs(job.run_after - utcnow()) < timedelta(seconds=30)
+
+
+def test_enqueue_joins_the_callers_unit_and_sees_its_rows(jobs_db):
+    with DatabaseManager.get_session() as session:
+        enqueue("test.effect", {"n": 1})
+        # Same transaction: the caller sees the job before it commits; others do not.
+        assert session.query(Job).count() == 1
+        assert jobs_in_other_connection(jobs_db) == 0
+    assert jobs_in_other_connection(jobs_db) == 1
+
+
+def jobs_in_other_connection(database):
+    """Jobs another connection sees (read in another thread: this one's writable unit
+    would make it BEGIN IMMEDIATE on SQLite, and wait for itself)."""
+
+    def count():
+        with database.engine.connect() as connection:
+            return len(connection.execute(Job.__table__.select()).all())
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(count).result(timeout=60)
+
+
+def test_a_key_deduplicates_without_disturbing_the_callers_unit(jobs_db):
+    with DatabaseManager.get_session() as session:
+        first = enqueue("test.effect", {"n": 1}, key="evaluate:7")
+        again = enqueue("test.effect", {"n": 2}, key="evaluate:7")
+        other = enqueue("test.effect", {"n": 3}, key="evaluate:8")
+        # The unit goes on: a conflict did not break its transaction.
+        session.execute(effects.insert().values(job_id=0, attempt=0, pid=0))
+    assert first is not None and other is not None and again is None
+    with DatabaseManager.get_session():
+        assert enqueue("test.effect", {"n": 4}, key="evaluate:7") is None  # committed before
+    rows = jobs_in(jobs_db)
+    assert [(r.dedupe_key, r.payload) for r in rows] == [
+        ("evaluate:7", {"n": 1}),
+        ("evaluate:8", {"n": 3}),
+    ]
+
+
+def test_run_after_and_max_attempts_are_kept(jobs_db):
+    later = utcnow() + timedelta(hours=1)
+    with DatabaseManager.get_session():
+        enqueue("test.effect", None, run_after=later, max_attempts=2)
+    (job,) = jobs_in(jobs_db)
+    assert job.run_after == later  # microseconds kept on every backend
+    assert job.max_attempts == 2
+    assert job.payload is None
+
+
+def test_the_commit_rings_the_doorbell_and_a_rollback_does_not(jobs_db):
+    before = DOORBELL.generation
+    with DatabaseManager.get_session():
+        enqueue("test.effect", {})
+        assert DOORBELL.generation == before  # not before the COMMIT
+    assert DOORBELL.generation > before
+
+    before = DOORBELL.generation
+    with pytest.raises(ValueError), DatabaseManager.get_session():
+        enqueue("test.effect", {})
+        raise ValueError
+    assert DOORBELL.generation == before
+
+
+def test_enqueue_without_a_unit_opens_its_own(jobs_db):
+    job_id = enqueue("test.effect", {"alone": True})
+    assert [r.id for r in jobs_in(jobs_db)] == [job_id]
+    with DatabaseManager.get_session():
+        assert get_current_session().get(Job, job_id) is not None

@@ -1,0 +1,133 @@
+"""The worker: a handler's effects and its job's completion commit together; failures
+retry with backoff and jitter, then the job is dead with its error kept; a lease that
+expires mid-run lets a second worker run the job, and the first one's completion is then
+refused, so the effects happen once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from studyhall.database import DatabaseManager
+from studyhall.jobs import Worker, enqueue, retry_delay
+from studyhall.models import Job, JobStatus
+from studyhall.models.types import utcnow
+from tests.jobs import handlers
+from tests.jobs.handlers import effect_counts
+
+
+def job(database, job_id):
+    with database.unit_of_work() as session:
+        return session.get(Job, job_id)
+
+
+def test_effects_and_completion_commit_together(jobs_db):
+    with DatabaseManager.get_session():
+        ids = [enqueue("test.effect", {"note": f"n{i}"}) for i in range(3)]
+
+    assert Worker(jobs_db).run_pending() == 3
+
+    assert effect_counts(jobs_db.engine) == dict.fromkeys(ids, 1)
+    for job_id in ids:
+        done = job(jobs_db, job_id)
+        assert done.status is JobStatus.DONE
+        assert done.attempts == 1 and done.finished_at is not None
+        assert done.lease_expires_at is None and done.last_error is None
+    assert Worker(jobs_db).run_pending() == 0
+
+
+def test_a_job_due_later_waits(jobs_db):
+    with DatabaseManager.get_session():
+        later = enqueue("test.effect", {}, run_after=utcnow() + timedelta(hours=1))
+    assert Worker(jobs_db).run_pending() == 0
+    assert job(jobs_db, later).status is JobStatus.QUEUED
+
+
+def test_a_worker_claims_only_the_kinds_it_handles(jobs_db):
+    with DatabaseManager.get_session():
+        unknown = enqueue("nobody.handles.this", {})
+        known = enqueue("test.effect", {})
+    assert Worker(jobs_db).run_pending() == 1
+    assert job(jobs_db, unknown).status is JobStatus.QUEUED
+    assert job(jobs_db, known).status is JobStatus.DONE
+
+
+def test_failures_retry_with_backoff_then_the_job_is_dead_with_its_error(jobs_db):
+    with DatabaseManager.get_session():
+        job_id = enqueue("test.fail", {}, max_attempts=3)
+    worker = Worker(jobs_db)
+
+    worker.run_pending()
+    failed = job(jobs_db, job_id)
+    assert failed.status is JobStatus.QUEUED and failed.attempts == 1
+    assert "RuntimeError: boom on attempt 1" in failed.last_error
+    assert failed.run_after > failed.updated_at  # pushed back
+    assert effect_counts(jobs_db.engine) == {}  # the failed run's effects were rolled back
+
+    deadline = time.monotonic() + 10
+    while job(jobs_db, job_id).status is not JobStatus.DEAD and time.monotonic() < deadline:
+        worker.run_pending()
+        time.sleep(0.02)
+
+    dead = job(jobs_db, job_id)
+    assert dead.status is JobStatus.DEAD
+    assert dead.attempts == 3
+    assert "boom on attempt 3" in dead.last_error
+    assert dead.finished_at is not None
+    assert effect_counts(jobs_db.engine) == {}
+
+
+def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
+    delays = {
+        attempt: [retry_delay(attempt, 1.0, 60.0) for _ in range(200)]
+        for attempt in (1, 2, 3, 4, 8, 20)
+    }
+    for attempt, seen in delays.items():
+        ceiling = min(60.0, 2.0 ** (attempt - 1))
+        assert all(ceiling / 2 <= d <= ceiling for d in seen), attempt
+        assert len(set(seen)) > 100  # jitter: workers that failed together retry apart
+    assert max(delays[20]) <= 60.0
+
+
+def test_a_lease_that_expires_mid_run_lets_another_worker_run_the_job_once(jobs_db):
+    with DatabaseManager.get_session():
+        job_id = enqueue("test.gated", {})
+
+    first = threading.Thread(target=Worker(jobs_db, name="first").run_pending)
+    first.start()
+    assert handlers.AT_GATE.wait(30)
+    time.sleep(handlers.SHORT_LEASE.total_seconds() + 0.3)  # the first run's lease expires
+
+    # A second worker takes the job over and runs it to the end (attempt 2).
+    assert Worker(jobs_db, name="second").run_pending() == 1
+    assert job(jobs_db, job_id).status is JobStatus.DONE
+
+    # The first run now writes its effect and tries to complete: refused, rolled back.
+    handlers.GATE.set()
+    first.join(30)
+    assert not first.is_alive()
+
+    assert effect_counts(jobs_db.engine) == {job_id: 1}
+    done = job(jobs_db, job_id)
+    assert done.status is JobStatus.DONE and done.attempts == 2
+    assert done.lease_owner.startswith("second")
+
+
+@pytest.mark.parametrize("threads", [4])
+def test_concurrent_workers_run_every_job_exactly_once(jobs_db, threads):
+    with DatabaseManager.get_session():
+        ids = [enqueue("test.effect", {"i": i}) for i in range(60)]
+    workers = [Worker(jobs_db, name=f"w{i}") for i in range(threads)]
+    counts: list[int] = []
+    runners = [
+        threading.Thread(target=lambda w=w: counts.append(w.run_pending())) for w in workers
+    ]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(120)
+    assert sum(counts) == 60
+    assert effect_counts(jobs_db.engine) == dict.fromkeys(ids, 1)
