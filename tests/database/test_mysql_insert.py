@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from studyhall.db.backends.mysql_insert import no_backslash_escapes, render_inserts, run_inserts
+from studyhall.db.backends.mysql_insert import InsertRenderer, no_backslash_escapes, run_inserts
 
 pytestmark = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 
@@ -122,7 +122,7 @@ def load(database, made, *, sql_mode: str | None = None, **options) -> list[str]
     with database.engine.begin() as conn:
         if sql_mode:
             conn.exec_driver_sql(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{sql_mode}')")
-        statements = render_inserts(conn, things, COLUMNS, columnwise(made), **options)
+        statements = InsertRenderer.of(conn, **options).render(things, COLUMNS, columnwise(made))
         run_inserts(conn, statements)
         if sql_mode:
             conn.exec_driver_sql("SET SESSION sql_mode = DEFAULT")
@@ -195,7 +195,7 @@ def test_a_driver_error_is_cores_and_names_no_value(table, database):
 def test_a_lost_connection_is_invalidated(table, database):
     with database.engine.connect() as conn:
         conn.begin()
-        statements = render_inserts(conn, things, COLUMNS, columnwise(rows()))
+        statements = InsertRenderer.of(conn).render(things, COLUMNS, columnwise(rows()))
         conn.exec_driver_sql("SELECT 1")
         killer_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
         with database.engine.connect() as other:

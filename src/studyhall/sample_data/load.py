@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Dialect, Integer, Table, delete, func, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from studyhall.db.backends import refresh_statistics
-from studyhall.db.backends.mysql_insert import render_inserts, run_inserts
+from studyhall.db.backends.mysql_insert import InsertRenderer, run_inserts
 from studyhall.db.backends.postgresql import copy_rows
 from studyhall.db.engine import Database
 from studyhall.errors import (
@@ -36,6 +36,7 @@ from studyhall.errors import (
     StudyhallError,
 )
 from studyhall.models import Base
+from studyhall.sample_data.read_ahead import read_ahead
 from studyhall.sample_data.rows import (
     BASE_DATE,
     EMAIL_DOMAIN,
@@ -147,10 +148,7 @@ def populate(
             else:
                 _refuse_other_data(conn, tables, database.settings.database)
             blueprint = Blueprint(scale, DEMO_PASSWORD_HASH)
-            rows = {
-                name: _insert(conn, tables[name], make(blueprint), batch_size, progress)
-                for name, make in TABLES
-            }
+            rows = _load(conn, tables, blueprint, batch_size, progress)
             _advance_sequences(conn, tables.values())
     except IntegrityError:
         # Another load (two `setup`s at once) committed the same ids after our check.
@@ -256,21 +254,59 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def _insert(
+@dataclass(frozen=True)
+class _Batch:
+    """Rows of one table, ready to insert; on PyMySQL, with their INSERTs rendered ahead."""
+
+    rows: list[Row]
+    statements: list[str] | None = None
+
+
+def _load(
     conn: Connection,
-    table: Table,
-    rows: Iterable[Row],
+    tables: Mapping[str, Table],
+    blueprint: Blueprint,
     batch_size: int,
     progress: Progress | None,
-) -> int:
-    count = 0
-    for chunk in _chunks(rows, batch_size):
-        _fill_clock_columns(table, chunk)
-        _insert_batch(conn, table, chunk)
-        count += len(chunk)
-        if progress is not None:
-            progress(len(chunk))
-    return count
+) -> dict[str, int]:
+    """Insert the rows of every table in batches; return how many went into each.
+
+    On MySQL / MariaDB through PyMySQL, the next batch is made and rendered in a worker
+    thread (`read_ahead`) while the server inserts the last one: the caller's thread
+    then mostly waits for the server's reply, with the GIL released. Only making rows
+    and text moves to the worker; every statement is still sent by the caller, on `conn`,
+    in its transaction, in the same order.
+    """
+    counts = dict.fromkeys((name for name, _ in TABLES), 0)
+    renderer = InsertRenderer.of(conn) if conn.dialect.driver == "pymysql" else None
+    batches = _batches(conn.dialect, tables, blueprint, batch_size, renderer)
+    ahead = read_ahead(batches) if renderer else contextlib.nullcontext(batches)
+    with ahead as ready:
+        for table, batch in ready:
+            _insert_batch(conn, table, batch)
+            counts[table.name] += len(batch.rows)
+            if progress is not None:
+                progress(len(batch.rows))
+    return counts
+
+
+def _batches(
+    dialect: Dialect,
+    tables: Mapping[str, Table],
+    blueprint: Blueprint,
+    batch_size: int,
+    renderer: InsertRenderer | None,
+) -> Iterator[tuple[Table, _Batch]]:
+    """Every table's rows (in TABLES order) in batches of `batch_size`, made lazily."""
+    for name, make in TABLES:
+        table = tables[name]
+        for chunk in _chunks(make(blueprint), batch_size):
+            _fill_clock_columns(table, chunk)
+            plan = _plan(dialect, table, tuple(chunk[0]))
+            if renderer is None or plan is None:
+                yield table, _Batch(chunk)
+            else:
+                yield table, _Batch(chunk, renderer.render(table, plan.keys, plan.columns(chunk)))
 
 
 def _fill_clock_columns(table: Table, chunk: list[Row]) -> None:
@@ -293,26 +329,29 @@ def _fill_clock_columns(table: Table, chunk: list[Row]) -> None:
         row.update(dict.fromkeys(missing, moment))
 
 
-def _insert_batch(conn: Connection, table: Table, chunk: list[Row]) -> None:
-    """Insert `chunk` the fastest way the driver offers, storing what Core would store.
+def _insert_batch(conn: Connection, table: Table, batch: _Batch) -> None:
+    """Insert `batch` the fastest way the driver offers, storing what Core would store.
 
     Core's executemany would process each row through its generic parameter handling;
     here each column's own bind processor (datetimes as text on SQLite, enums, strict
     booleans) is applied directly, so the stored values are those Core would store. The
-    values then go: on MySQL / MariaDB through PyMySQL, into multi-row INSERT text rendered
-    a column at a time (`mysql_insert`, about twice as fast as PyMySQL's executemany, which
-    renders value by value); on PostgreSQL through COPY ... FROM STDIN, about twice as fast
-    as an executemany; elsewhere (sqlite3, mysqlclient) to the driver's executemany of a
-    precompiled positional INSERT. A dialect of another parameter style goes through Core.
+    values then go: on MySQL / MariaDB through PyMySQL, as multi-row INSERTs rendered a
+    column at a time (`mysql_insert`; about twice as fast as PyMySQL's executemany, which
+    renders value by value); on PostgreSQL through COPY ... FROM STDIN, about twice as
+    fast as an executemany; elsewhere (sqlite3, mysqlclient) to the driver's executemany
+    of a precompiled positional INSERT. A dialect of another parameter style goes
+    through Core.
     """
+    if batch.statements is not None:
+        run_inserts(conn, batch.statements)
+        return
+    chunk = batch.rows
     keys = tuple(chunk[0])
     plan = _plan(conn.dialect, table, keys)
     if plan is None:
         conn.execute(insert(table), chunk)
     elif conn.dialect.name == "postgresql":
         copy_rows(conn, table, keys, map(plan.values, chunk))
-    elif conn.dialect.driver == "pymysql":
-        run_inserts(conn, render_inserts(conn, table, keys, plan.columns(chunk)))
     else:
         conn.exec_driver_sql(plan.sql, [plan.values(row) for row in chunk])
 

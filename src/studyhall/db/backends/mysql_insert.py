@@ -2,7 +2,7 @@
 
 PyMySQL has no server-side parameters: its executemany renders every value into the text
 of multi-row INSERTs itself, dispatching on each value's type, three Python calls deep per
-value. `render_inserts` renders the same text a column at a time instead: a column whose
+value. `InsertRenderer` renders the same text a column at a time instead: a column whose
 values are all of one common type (int, str, naive datetime) goes through one C-level map,
 which makes the rendering about twice as fast. The literals are PyMySQL's own: the same
 escapes (or only doubled quotes when the session has NO_BACKSLASH_ESCAPES), the same
@@ -16,12 +16,14 @@ values, never see them (as with COPY on PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate, repeat
 from typing import Any
 
 from pymysql.constants import SERVER_STATUS  # type: ignore[import-untyped]
 from sqlalchemy import Connection, Table
+from sqlalchemy.sql.compiler import IdentifierPreparer
 
 # Well under every server's max_allowed_packet (MySQL's smallest default is 4 MiB) even
 # if every character took 4 bytes in utf8mb4; PyMySQL's executemany cuts at ~1 MB too.
@@ -41,31 +43,45 @@ def no_backslash_escapes(conn: Connection) -> bool:
     return bool(status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
 
 
-def render_inserts(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    values: Sequence[Sequence[Any]],
-    *,
-    max_chars: int = MAX_STATEMENT_CHARS,
-) -> list[str]:
-    """Multi-row INSERTs of `values` (one sequence per column, bind-processed) into `table`.
+@dataclass(frozen=True)
+class InsertRenderer:
+    """Renders multi-row INSERTs as one connection's session reads them.
 
-    Each statement is at most `max_chars` long, unless one row alone is longer.
+    It holds what it needs of the connection (quoting, the session's escaping), so it
+    may render in another thread while the connection runs the previous statements.
     """
-    escapes = _QUOTE_ESCAPES if no_backslash_escapes(conn) else _BACKSLASH_ESCAPES
-    escape: Callable[[Any], str] = conn.connection.driver_connection.escape  # type: ignore[union-attr]
-    formats, literals = [], []
-    for column in values:
-        text, rendered = _literals(column, escapes, escape)
-        formats.append(text)
-        literals.append(rendered)
-    rows = list(map(f"({','.join(formats)})".format, *literals))
-    quote = conn.dialect.identifier_preparer
-    names = ", ".join(quote.format_column(table.c[name]) for name in columns)
-    # Names from the model's metadata, quoted by the dialect; every value is escaped.
-    head = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES "  # noqa: S608
-    return [head + ",".join(part) for part in _parts(rows, max_chars - len(head))]
+
+    preparer: IdentifierPreparer
+    escapes: dict[int, str]
+    # PyMySQL's own literal of a value of any type.
+    escape: Callable[[Any], str]
+    max_chars: int = MAX_STATEMENT_CHARS
+
+    @classmethod
+    def of(cls, conn: Connection, *, max_chars: int = MAX_STATEMENT_CHARS) -> InsertRenderer:
+        """The renderer for `conn`'s session as it is now."""
+        escapes = _QUOTE_ESCAPES if no_backslash_escapes(conn) else _BACKSLASH_ESCAPES
+        driver: Any = conn.connection.driver_connection
+        return cls(conn.dialect.identifier_preparer, escapes, driver.escape, max_chars)
+
+    def render(
+        self, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]
+    ) -> list[str]:
+        """INSERTs of `values` (one sequence per column, bind-processed) into `table`.
+
+        Each statement is at most `max_chars` long, unless one row alone is longer.
+        """
+        formats, literals = [], []
+        for column in values:
+            text, rendered = _literals(column, self.escapes, self.escape)
+            formats.append(text)
+            literals.append(rendered)
+        rows = list(map(f"({','.join(formats)})".format, *literals))
+        quote = self.preparer
+        names = ", ".join(quote.format_column(table.c[name]) for name in columns)
+        # Names from the model's metadata, quoted by the dialect; every value is escaped.
+        head = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES "  # noqa: S608
+        return [head + ",".join(part) for part in _parts(rows, self.max_chars - len(head))]
 
 
 def run_inserts(conn: Connection, statements: Iterable[str]) -> None:
@@ -127,4 +143,4 @@ def _parts(rows: list[str], budget: int) -> Iterator[list[str]]:
         yield rows[start:]
 
 
-__all__ = ["MAX_STATEMENT_CHARS", "no_backslash_escapes", "render_inserts", "run_inserts"]
+__all__ = ["MAX_STATEMENT_CHARS", "InsertRenderer", "no_backslash_escapes", "run_inserts"]
