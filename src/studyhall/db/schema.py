@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import DropTable
 
+from studyhall.db.backends.fulltext import COMPANIONS_KEY
 from studyhall.db.error_translation import CONDITIONS, classify
 from studyhall.errors import ConflictError, StudyhallError
 
@@ -69,7 +70,15 @@ def drop_tables(
     All of them or none: one statement on MySQL (which commits each DDL statement at
     once) and one transaction elsewhere, so a lock that runs out drops nothing.
     """
-    tables = [*reversed(metadata.sorted_tables), *(Table(n, MetaData()) for n in extra)]
+    # A table's companions (e.g. SQLite's full-text tables over it) go first.
+    companions = [
+        name for table in metadata.sorted_tables for name in table.info.get(COMPANIONS_KEY, ())
+    ]
+    tables = [
+        *(Table(name, MetaData()) for name in companions),
+        *reversed(metadata.sorted_tables),
+        *(Table(n, MetaData()) for n in extra),
+    ]
     names = [table.name for table in tables]
     with ddl_connection(engine, lock_timeout, "drop the tables", names) as conn:
         present = set(inspect(conn).get_table_names())
