@@ -36,8 +36,14 @@ class AlreadyEvaluatedError(ServiceError):
     """Raised when evaluating a study session that already has its evaluation."""
 
 
+class AgentUnavailableError(ServiceError):
+    """Raised when no implementation serves an AI agent's row, or it cannot do what is
+    asked (e.g. a Teacher asked to evaluate)."""
+
+
 __all__ = [
     "ActiveSessionExistsError",
+    "AgentUnavailableError",
     "AlreadyEvaluatedError",
     "InvalidArgumentError",
     "InvalidTransitionError",
