@@ -19,9 +19,10 @@ from studyhall.database import DatabaseManager
 from studyhall.db.backends import build_engine
 from studyhall.errors import MigrationError
 from studyhall.models import Base
+from studyhall.models.constraints import schema_filter
 
 VERSION_TABLE = "alembic_version"
-HEAD = "0005"
+HEAD = "0006"
 
 
 def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]]]:
@@ -29,7 +30,11 @@ def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]
     engine = build_engine(settings, pooled=False)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            # What the models make on this backend: one_true_per_parent differs by backend.
+            include = schema_filter(Base.metadata, connection.dialect.name)
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": include}
+            )
             differences = compare_metadata(context, Base.metadata)
             inspector = inspect(connection)
             checks = {
@@ -97,6 +102,18 @@ REVISION_INDEXES = {
     ),
     "0004": ({"ix_user_sessions_user_id", "ix_user_sessions_expires_at"}, set()),
     "0005": ({"ix_jobs_status_run_after", "ix_jobs_dedupe_key"}, set()),
+    "0006": (
+        {
+            "uq_assessment_choices_question_id_id",
+            "uq_assessment_choices_one_correct",
+            "ix_assessment_attempts_assessment_id",
+            "ix_assessment_attempts_student_id",
+            "uq_assessment_attempts_study_session_id_assessment_id",
+            "ix_attempt_answers_question_id_choice_id",
+            "uq_attempt_answers_attempt_id_question_id",
+        },
+        set(),
+    ),
 }
 
 

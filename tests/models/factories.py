@@ -9,6 +9,9 @@ from werkzeug.security import generate_password_hash
 from studyhall.models import (
     AgentType,
     AIAgent,
+    Assessment,
+    AssessmentChoice,
+    AssessmentQuestion,
     Course,
     Enrollment,
     LearningUnit,
@@ -63,3 +66,15 @@ def make_world(students: int = 2) -> World:
         Enrollment.create(student=student, course=course)
         world.students.append(student)
     return world
+
+
+def make_assessment(unit: LearningUnit, questions: int = 3, choices: int = 3) -> Assessment:
+    """A test of `unit`: question n's choices are "Q{n} choice {m}", choice 1 correct."""
+    assessment = Assessment.create(learning_unit=unit, title=f"Test of {unit.title}")
+    for n in range(1, questions + 1):
+        question = AssessmentQuestion.create(assessment=assessment, position=n, prompt=f"Q{n}?")
+        for m in range(1, choices + 1):
+            AssessmentChoice.create(
+                question=question, position=m, text=f"Q{n} choice {m}", is_correct=m == 1
+            )
+    return assessment

@@ -35,6 +35,7 @@ from studyhall.db.schema import DDL_LOCK_TIMEOUT, ddl_connection
 from studyhall.errors import MigrationError
 from studyhall.log import get_logger
 from studyhall.models import Base
+from studyhall.models.constraints import schema_filter
 
 log = get_logger(__name__)
 
@@ -257,8 +258,10 @@ def _differences(connection: Connection) -> list[Any]:
     def ours(name: str | None, kind: str, parents: Any) -> bool:
         return kind != "table" or name in Base.metadata.tables
 
+    include_object = schema_filter(Base.metadata, connection.dialect.name)
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_name": ours}
+        connection,
+        opts={"compare_type": True, "include_name": ours, "include_object": include_object},
     )
     return list(compare_metadata(context, Base.metadata))
 

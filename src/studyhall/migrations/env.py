@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from studyhall.config import DatabaseSettings, load_settings
 from studyhall.db.backends import build_engine
 from studyhall.models import Base
+from studyhall.models.constraints import schema_filter
 from studyhall.models.types import StrEnumType
 
 config = context.config
@@ -47,6 +48,10 @@ def configure(connection: Connection | None = None, **options: Any) -> None:
         render_item=render_item,
         # SQLite alters a table by copying it; batch mode lets autogenerate say so.
         render_as_batch=connection is not None and connection.dialect.name == "sqlite",
+        # Autogenerate compares what the models make on this backend (one_true_per_parent).
+        include_object=schema_filter(Base.metadata, connection.dialect.name)
+        if connection is not None
+        else None,
         **options,
     )
 

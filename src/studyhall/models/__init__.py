@@ -2,6 +2,7 @@
 
 from studyhall.models.ai_agent import AgentType, AIAgent
 from studyhall.models.assessment import Assessment, AssessmentChoice, AssessmentQuestion
+from studyhall.models.assessment_attempt import AssessmentAttempt, AttemptAnswer
 from studyhall.models.base import Base, TimestampMixin
 from studyhall.models.course import Course, LearningUnit, Subject
 from studyhall.models.enrollment import Enrollment, EnrollmentStatus
@@ -26,8 +27,10 @@ __all__ = [
     "AIAgent",
     "AgentType",
     "Assessment",
+    "AssessmentAttempt",
     "AssessmentChoice",
     "AssessmentQuestion",
+    "AttemptAnswer",
     "Base",
     "Course",
     "Difficulty",

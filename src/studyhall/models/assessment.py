@@ -1,18 +1,20 @@
 """Assessments (tests) of a learning unit: questions with choices, one of them correct.
 
-Named Assessment, not Test, so that pytest never tries to collect the class.
+Named Assessment, not Test, so that pytest never tries to collect the class. A question
+has at most one correct choice, decided by the database (`one_true_per_parent`): a
+second one is an IntegrityError on every backend.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studyhall.models.base import Base, parts
-from studyhall.models.constraints import position_constraints
+from studyhall.models.constraints import one_true_per_parent, position_constraints
 from studyhall.models.types import utcnow
 
 if TYPE_CHECKING:
@@ -62,11 +64,16 @@ class AssessmentQuestion(Base):
 
 
 class AssessmentChoice(Base):
-    """A possible answer to a question; `is_correct` marks the right one."""
+    """A possible answer to a question; `is_correct` marks the right one (at most one)."""
 
     __tablename__ = "assessment_choices"
     __repr_fields__ = ("position", "is_correct")
-    __table_args__ = position_constraints("question_id")
+    __table_args__ = (
+        *position_constraints("question_id"),
+        # The target of an answer's (question_id, choice_id) foreign key: an answer's
+        # choice is one of its question's (revision 0006).
+        Index("uq_assessment_choices_question_id_id", "question_id", "id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(
@@ -77,6 +84,15 @@ class AssessmentChoice(Base):
     is_correct: Mapped[bool] = mapped_column(default=False)
 
     question: Mapped[AssessmentQuestion] = relationship(back_populates="choices")
+
+
+one_true_per_parent(
+    cast(Table, AssessmentChoice.__table__),
+    parent="question_id",
+    flag="is_correct",
+    name="uq_assessment_choices_one_correct",
+    key="correct_key",
+)
 
 
 __all__ = [
