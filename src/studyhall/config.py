@@ -244,6 +244,13 @@ def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
     return _switch("STUDYHALL_TRACING", "tracing", environ)
 
 
+def inprocess_worker_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether `STUDYHALL_INPROCESS_WORKER` has the web app run background jobs in a thread
+    of its own process (for development; production runs `studyhall-db worker`), read
+    like `STUDYHALL_METRICS`."""
+    return _switch("STUDYHALL_INPROCESS_WORKER", "the in-process worker", environ)
+
+
 def _switch(name: str, what: str, environ: Mapping[str, str] | None) -> bool:
     env = read_environment() if environ is None else environ
     raw = env.get(name, "").strip()
@@ -504,6 +511,7 @@ __all__ = [
     "SUPPORTED_BACKENDS",
     "SettingsSource",
     "deployment_environment",
+    "inprocess_worker_enabled",
     "is_production",
     "load_settings",
     "log_level",

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 def jobs_db(tables: Database) -> Database:
     """A database with every studyhall table and `job_effects`; the tests' handlers loaded."""
     handlers.metadata.create_all(tables.engine)
-    handlers.GATE.clear()
-    handlers.AT_GATE.clear()
+    for event in [*handlers.GATES.values(), *handlers.AT_GATES.values()]:
+        event.clear()
     return tables
 
 

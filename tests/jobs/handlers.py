@@ -29,10 +29,10 @@ effects = Table(
     Column("note", String(50)),
 )
 
-# Opened by a test to let the first attempt of a `test.gated` job go on.
-GATE = threading.Event()
-# Set when the first attempt of a `test.gated` job is waiting at the gate.
-AT_GATE = threading.Event()
+# Opened by a test to let attempt N of a `test.gated` job go on.
+GATES = {1: threading.Event(), 2: threading.Event()}
+# Set when attempt N of a `test.gated` job is waiting at its gate.
+AT_GATES = {1: threading.Event(), 2: threading.Event()}
 SHORT_LEASE = timedelta(seconds=1)
 
 
@@ -64,10 +64,10 @@ def fail(job: RunningJob) -> None:
 
 @handler("test.gated", lease=SHORT_LEASE)
 def gated(job: RunningJob) -> None:
-    """The first attempt waits for GATE before writing, past its lease."""
-    if job.attempt == 1:
-        AT_GATE.set()
-        GATE.wait(30)
+    """Attempts 1 and 2 wait at their gates before writing (past their leases)."""
+    if job.attempt in GATES:
+        AT_GATES[job.attempt].set()
+        GATES[job.attempt].wait(30)
     record_effect(job)
 
 

@@ -12,7 +12,9 @@ from datetime import timedelta
 import pytest
 
 from studyhall.database import DatabaseManager
-from studyhall.jobs import Worker, enqueue, retry_delay
+from studyhall.jobs import Worker, enqueue, register, retry_delay, schedule
+from studyhall.jobs.claim import claim
+from studyhall.jobs.registry import SCHEDULE
 from studyhall.models import Job, JobStatus
 from studyhall.models.types import utcnow
 from tests.jobs import handlers
@@ -96,20 +98,29 @@ def test_a_lease_that_expires_mid_run_lets_another_worker_run_the_job_once(jobs_
     with DatabaseManager.get_session():
         job_id = enqueue("test.gated", {})
 
-    first = threading.Thread(target=Worker(jobs_db, name="first").run_pending)
+    first = threading.Thread(target=Worker(jobs_db, name="first").run_pending, args=(1,))
     first.start()
-    assert handlers.AT_GATE.wait(30)
+    assert handlers.AT_GATES[1].wait(30)
     time.sleep(handlers.SHORT_LEASE.total_seconds() + 0.3)  # the first run's lease expires
 
-    # A second worker takes the job over and runs it to the end (attempt 2).
-    assert Worker(jobs_db, name="second").run_pending() == 1
-    assert job(jobs_db, job_id).status is JobStatus.DONE
+    # A second worker takes the job over (attempt 2) and waits at its own gate.
+    second = threading.Thread(target=Worker(jobs_db, name="second").run_pending, args=(1,))
+    second.start()
+    assert handlers.AT_GATES[2].wait(30)
 
-    # The first run now writes its effect and tries to complete: refused, rolled back.
-    handlers.GATE.set()
+    # The first run now writes its effect and tries to complete while the second runs:
+    # the job's lease is the second's, so the first is refused and rolled back.
+    handlers.GATES[1].set()
     first.join(30)
     assert not first.is_alive()
+    assert effect_counts(jobs_db.engine) == {}
+    running = job(jobs_db, job_id)
+    assert running.status is JobStatus.RUNNING and running.lease_owner.startswith("second")
 
+    # The second run completes, with its effect.
+    handlers.GATES[2].set()
+    second.join(30)
+    assert not second.is_alive()
     assert effect_counts(jobs_db.engine) == {job_id: 1}
     done = job(jobs_db, job_id)
     assert done.status is JobStatus.DONE and done.attempts == 2
@@ -131,3 +142,65 @@ def test_concurrent_workers_run_every_job_exactly_once(jobs_db, threads):
         runner.join(120)
     assert sum(counts) == 60
     assert effect_counts(jobs_db.engine) == dict.fromkeys(ids, 1)
+
+
+def test_a_claim_skips_a_locked_job_instead_of_waiting(jobs_db):
+    if jobs_db.settings.backend == "sqlite":
+        pytest.skip("SQLite has no row locks: claims take turns on the write lock")
+    with DatabaseManager.get_session():
+        locked = enqueue("test.effect", {})
+        free = enqueue("test.effect", {})
+    with jobs_db.engine.connect() as connection, connection.begin():
+        table = Job.__table__
+        connection.execute(table.select().where(table.c.id == locked).with_for_update())
+        claimed = []
+        runner = threading.Thread(target=lambda: claimed.append(claim(jobs_db, "other")))
+        runner.start()
+        runner.join(20)  # a claim that waited for the lock would still be waiting
+        assert not runner.is_alive()
+        assert [job.id for job in claimed] == [free]
+
+
+def test_a_scheduled_kind_is_enqueued_once_per_period_by_any_number_of_workers(jobs_db):
+    schedule("test.effect", timedelta(hours=1))
+    try:
+        workers = [Worker(jobs_db, name=f"w{i}") for i in range(3)]
+        for worker in workers:
+            worker.start()
+        wait = time.monotonic() + 10
+        while time.monotonic() < wait and not effect_counts(jobs_db.engine):
+            time.sleep(0.05)
+        time.sleep(0.5)  # every worker's first loop has run
+        for worker in workers:
+            assert worker.stop(30)
+    finally:
+        SCHEDULE.pop("test.effect")
+    with jobs_db.unit_of_work() as session:
+        keys = [job.dedupe_key for job in session.query(Job)]
+    period = int(time.time() // 3600)
+    assert keys in ([f"test.effect@{period}"], [f"test.effect@{period - 1}"])
+    assert list(effect_counts(jobs_db.engine).values()) == [1]
+
+
+def test_a_job_whose_lease_expired_on_its_last_attempt_is_dead(jobs_db):
+    with DatabaseManager.get_session():
+        job_id = enqueue("test.effect", {}, max_attempts=2)
+    with jobs_db.unit_of_work() as session:  # as a worker killed on its second run leaves it
+        row = session.get(Job, job_id)
+        row.status, row.attempts = JobStatus.RUNNING, 2
+        row.lease_owner, row.lease_expires_at = "gone#0/abc", utcnow() - timedelta(seconds=1)
+
+    assert Worker(jobs_db).run_pending() == 0
+
+    dead = job(jobs_db, job_id)
+    assert dead.status is JobStatus.DEAD and dead.attempts == 2
+    assert "lease expired 2 times" in dead.last_error
+    assert effect_counts(jobs_db.engine) == {}
+
+
+def test_a_kind_has_one_handler():
+    def other(job):
+        pass
+
+    with pytest.raises(ValueError, match="'test.effect' already has the handler effect"):
+        register("test.effect", other)

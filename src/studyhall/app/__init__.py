@@ -2,12 +2,16 @@
 
 `create_app(config=None)` builds it: settings from the environment (see
 `studyhall.app.config`), the database from `DatabaseManager`, CSRF on every form, the
-pages, and error pages that never show a traceback.
+pages, and error pages that never show a traceback. With STUDYHALL_INPROCESS_WORKER=1
+(development) a thread of the process runs the background jobs the pages enqueue.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,9 +31,15 @@ from studyhall.config import DatabaseSettings, log_level, tracing_enabled
 from studyhall.database import DatabaseManager
 from studyhall.db.tracing import enable_tracing
 from studyhall.errors import ConfigurationError
-from studyhall.log import configure_output
+from studyhall.jobs import Worker, load_builtin_handlers
+from studyhall.log import configure_output, get_logger
 from studyhall.models.pagination import set_cursor_key
 from studyhall.sample_data.demo_logins import DISABLE_COMMAND, find_demo_logins
+
+log = get_logger(__name__)
+
+# Seconds the in-process worker gets at exit to finish its current job.
+WORKER_STOP_TIMEOUT = 30.0
 
 # Keys of `config` that configure studyhall rather than Flask.
 SETTINGS_KEYS = (
@@ -40,7 +50,10 @@ SETTINGS_KEYS = (
     "STUDYHALL_RATELIMIT_STORAGE_URI",
     "STUDYHALL_RATELIMIT_PREFIX",
     "STUDYHALL_TRUSTED_PROXIES",
+    "STUDYHALL_INPROCESS_WORKER",
 )
+# app.extensions key of the in-process worker, when STUDYHALL_INPROCESS_WORKER=1 started one.
+WORKER_EXTENSION = "studyhall.worker"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -98,7 +111,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if tracing_enabled():
         enable_tracing()  # into the global TracerProvider: the process sets up its exporter
     app.jinja_env.globals["signed_in"] = auth.shown_user
+    if settings.inprocess_worker:
+        app.extensions[WORKER_EXTENSION] = _start_worker(settings)
     return app
+
+
+def _start_worker(settings: AppSettings) -> Worker:
+    """Run background jobs in a thread of this process (STUDYHALL_INPROCESS_WORKER=1).
+
+    For development: one process serves pages and runs the jobs they enqueue, woken at
+    once by their commits. Stopped (after its current job) when the process exits.
+    """
+    if settings.is_production:
+        log.warning(
+            "STUDYHALL_INPROCESS_WORKER=1 runs background jobs inside the web server's process; "
+            "in production run `studyhall-db worker` processes instead, so jobs neither slow "
+            "requests nor stop with a server restart."
+        )
+    load_builtin_handlers()
+    worker = Worker(name=f"{socket.gethostname()}:{os.getpid()}:app")
+    worker.start()
+    atexit.register(worker.stop, WORKER_STOP_TIMEOUT)
+    return worker
 
 
 def _refuse_demo_logins() -> None:
@@ -145,4 +179,4 @@ def _init_database(database: DatabaseSettings | None, settings: AppSettings) -> 
     DatabaseManager.initialize(resolved)
 
 
-__all__ = ["create_app"]
+__all__ = ["WORKER_EXTENSION", "create_app"]

@@ -16,7 +16,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from studyhall.config import PRODUCTION, deployment_environment, read_environment
+from studyhall.config import (
+    PRODUCTION,
+    deployment_environment,
+    inprocess_worker_enabled,
+    read_environment,
+)
 from studyhall.errors import ConfigurationError
 from studyhall.log import get_logger
 
@@ -125,6 +130,8 @@ class AppSettings:
     ratelimit_prefix: str = DEFAULT_RATELIMIT_PREFIX
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed.
     trusted_proxies: int = 0
+    # Run background jobs in a thread of the app's process (development).
+    inprocess_worker: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -220,7 +227,8 @@ def load_app_settings(
 
     `overrides` are Flask config keys given to `create_app` (`SECRET_KEY`, `STUDYHALL_ENV`,
     `STUDYHALL_THREADS`, `STUDYHALL_SCHOOL_COUNTS_TTL`, `STUDYHALL_RATELIMIT_STORAGE_URI`,
-    `STUDYHALL_RATELIMIT_PREFIX`, `STUDYHALL_TRUSTED_PROXIES`); they win over the environment.
+    `STUDYHALL_RATELIMIT_PREFIX`, `STUDYHALL_TRUSTED_PROXIES`, `STUDYHALL_INPROCESS_WORKER`);
+    they win over the environment.
     Raises ConfigurationError.
     """
     env = dict(read_environment() if environ is None else environ)
@@ -244,6 +252,7 @@ def load_app_settings(
         ratelimit_prefix=env.get("STUDYHALL_RATELIMIT_PREFIX", "").strip()
         or DEFAULT_RATELIMIT_PREFIX,
         trusted_proxies=trusted_proxies(env.get("STUDYHALL_TRUSTED_PROXIES", "")),
+        inprocess_worker=inprocess_worker_enabled(env),
     )
 
 

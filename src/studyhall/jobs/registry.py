@@ -64,7 +64,8 @@ def register(
     `retry_base`, `retry_cap`: seconds of backoff (see `retry_delay`).
     """
     existing = HANDLERS.get(kind)
-    if existing is not None and existing.function is not function:
+    # The same function defined again (a module reloaded) replaces itself.
+    if existing is not None and _name(existing.function) != _name(function):
         raise ValueError(
             f"Job kind {kind!r} already has the handler {existing.function.__qualname__}; "
             "give the new one another kind."
@@ -74,6 +75,10 @@ def register(
     entry = Handler(kind, function, lease, retry_base, retry_cap)
     HANDLERS[kind] = entry
     return entry
+
+
+def _name(function: Callable[..., Any]) -> str:
+    return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}"
 
 
 def handler(
