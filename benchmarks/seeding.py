@@ -3,8 +3,10 @@
 On MariaDB and SQLite, in rounds that alternate the variants (so a shared machine's noise
 hits each alike), into freshly created tables each time:
 
-  (a) seeding: `sample_data.populate(scale=N)`, making its rows as it goes (and hashing
-      the demo password once), inserting them in batches with Core executemany
+  (a) seeding: `sample_data.populate(scale=N)`, making its rows as it goes, inserting
+      them in batches: on MariaDB as multi-row INSERTs rendered a column at a time, the
+      next batch made in a worker thread while the server inserts the last; on SQLite
+      with the driver's executemany; on PostgreSQL with COPY
   (b) Core baseline: the same rows, prepared beforehand, one `conn.execute(table.insert(),
       rows)` per table, in one transaction
   (c) ORM baseline: the same rows, prepared beforehand, one ORM object added per row
@@ -182,7 +184,7 @@ def copy(database: Database, scale: int, prepared: Prepared) -> int:
 
 
 Variant = tuple[str, Callable[[Database, int, Prepared], int]]
-SEED = "(a) seeding: populate(), executemany or COPY"
+SEED = "(a) seeding: populate()"
 ANALYZE = "    ANALYZE at its end, timed again alone"
 WITHOUT = "    (a) with that ANALYZE time taken off"
 VARIANTS: tuple[Variant, ...] = (
