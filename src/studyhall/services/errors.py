@@ -36,6 +36,10 @@ class AlreadyEvaluatedError(ServiceError):
     """Raised when evaluating a study session that already has its evaluation."""
 
 
+class AlreadySubmittedError(ServiceError):
+    """Raised when answering, submitting or starting again a test attempt once submitted."""
+
+
 class AgentUnavailableError(ServiceError):
     """Raised when no implementation serves an AI agent's row, or it cannot do what is
     asked (e.g. a Teacher asked to evaluate)."""
@@ -45,6 +49,7 @@ __all__ = [
     "ActiveSessionExistsError",
     "AgentUnavailableError",
     "AlreadyEvaluatedError",
+    "AlreadySubmittedError",
     "InvalidArgumentError",
     "InvalidTransitionError",
     "NotEnrolledError",

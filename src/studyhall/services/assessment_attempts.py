@@ -1,0 +1,202 @@
+"""Taking a unit's test in a running study session: start, answer, submit once.
+
+    start_attempt --> record_answer (any number, an answer may change) --> submit_attempt
+
+Every operation needs the session to be active, and writes first: a guarded UPDATE of
+the attempt (`... WHERE submitted_at IS NULL`), then of the session (`... WHERE status =
+'active'`, which also marks it active now), as `study_session.lifecycle` does. So
+concurrent answers and submissions of one attempt queue up on its row, nothing is
+answered after the submission, and on SQLite the write lock comes before any read. The
+submission computes its counts inside its UPDATE, from the rows as they are then.
+
+The score is the share of the test's questions answered right; an unanswered question
+counts as wrong. One attempt per test and session (the database refuses a second one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from studyhall.db.decorators import with_db_session
+from studyhall.db.transaction import get_current_session
+from studyhall.models import (
+    Assessment,
+    AssessmentAttempt,
+    AssessmentChoice,
+    AssessmentQuestion,
+    AttemptAnswer,
+    SessionStatus,
+    StudySession,
+)
+from studyhall.models.types import utcnow
+from studyhall.services.errors import (
+    AlreadySubmittedError,
+    InvalidArgumentError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+
+
+@with_db_session
+def start_attempt(study_session_id: int) -> AssessmentAttempt:
+    """The student's attempt at the test of the session's unit: the open one, or a new one.
+
+    Raises AlreadySubmittedError when this session's attempt was submitted.
+    """
+    study_session = _running(study_session_id, "take the test in")
+    unit = study_session.learning_unit
+    assessment = unit_test(unit.id)
+    if assessment is None:
+        raise NotFoundError(
+            f"The unit '{unit.title}' has no test yet; ask your teacher, or study on."
+        )
+    existing = AssessmentAttempt.get_by(
+        study_session_id=study_session.id, assessment_id=assessment.id, first=True
+    )
+    if existing is not None:
+        if existing.submitted_at is not None:
+            raise _already_submitted(existing)
+        return existing
+    return AssessmentAttempt.create(
+        student_id=study_session.student_id,
+        study_session_id=study_session.id,
+        assessment_id=assessment.id,
+    )
+
+
+@with_db_session
+def record_answer(attempt_id: int, question_id: int, choice_id: int) -> AttemptAnswer:
+    """Record (or change) the answer of an open attempt to one question of its test."""
+    now = utcnow()
+    attempt = _open(attempt_id, answered_at=now)
+    _running(attempt.study_session_id, "answer the test in")
+    question = get_current_session().get(AssessmentQuestion, question_id)
+    if question is None or question.assessment_id != attempt.assessment_id:
+        raise InvalidArgumentError(
+            f"Question {question_id} is not a question of the test '{attempt.assessment.title}'; "
+            "answer the questions shown with it."
+        )
+    choice = get_current_session().get(AssessmentChoice, choice_id)
+    if choice is None or choice.question_id != question.id:
+        raise InvalidArgumentError(
+            f"Choice {choice_id} is not one of the choices of question {question.position}; "
+            "pick one of the choices shown with it."
+        )
+    answer = AttemptAnswer.get_by(attempt_id=attempt.id, question_id=question.id, first=True)
+    if answer is None:
+        return AttemptAnswer.create(
+            attempt_id=attempt.id, question_id=question.id, choice_id=choice.id, answered_at=now
+        )
+    answer.choice_id, answer.answered_at = choice.id, now
+    get_current_session().flush()
+    return answer
+
+
+@with_db_session
+def submit_attempt(attempt_id: int) -> AssessmentAttempt:
+    """Submit an open attempt: it is scored and takes no more answers."""
+    attempt = _open(
+        attempt_id,
+        submitted_at=utcnow(),
+        correct_count=_correct_count(attempt_id),
+        question_count=_question_count(),
+    )
+    _running(attempt.study_session_id, "submit the test in")
+    return attempt
+
+
+def attempt_of(study_session_id: int) -> AssessmentAttempt | None:
+    """The session's attempt at its unit's test, if one was started. Requires a session."""
+    query = (
+        select(AssessmentAttempt)
+        .where(AssessmentAttempt.study_session_id == study_session_id)
+        .order_by(AssessmentAttempt.id.desc())
+        .limit(1)
+    )
+    return get_current_session().scalars(query).first()
+
+
+def unit_test(learning_unit_id: int) -> Assessment | None:
+    """The test of a learning unit (its first), or None. Requires an active session."""
+    return Assessment.get_by(learning_unit_id=learning_unit_id, first=True)
+
+
+def _correct_count(attempt_id: int) -> Any:
+    """The attempt's right answers, as a subquery of the submission's UPDATE."""
+    return (
+        select(func.count())
+        .select_from(AttemptAnswer)
+        .join(AssessmentChoice, AssessmentChoice.id == AttemptAnswer.choice_id)
+        .where(AttemptAnswer.attempt_id == attempt_id, AssessmentChoice.is_correct)
+        .scalar_subquery()
+    )
+
+
+def _question_count() -> Any:
+    """The questions of the attempt's test, correlated to the UPDATE's row."""
+    return (
+        select(func.count())
+        .select_from(AssessmentQuestion)
+        .where(AssessmentQuestion.assessment_id == AssessmentAttempt.assessment_id)
+        .correlate(AssessmentAttempt)
+        .scalar_subquery()
+    )
+
+
+def _open(attempt_id: int, **values: Any) -> AssessmentAttempt:
+    """Apply `values` to the attempt if it is not submitted; return it fresh."""
+    session = get_current_session()
+    result = session.execute(
+        update(AssessmentAttempt)
+        .where(AssessmentAttempt.id == attempt_id, AssessmentAttempt.submitted_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    attempt = session.get(AssessmentAttempt, attempt_id, populate_existing=True)
+    if attempt is None:
+        raise NotFoundError(f"No test attempt has id {attempt_id}; check the id.")
+    # As in lifecycle._transition: the ignore is needed on SQLAlchemy releases that type
+    # execute() as Result.
+    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
+        raise _already_submitted(attempt)
+    return attempt
+
+
+def _running(study_session_id: int, verb: str) -> StudySession:
+    """Mark the session active now if it is active; return it fresh."""
+    session: Session = get_current_session()
+    result = session.execute(
+        update(StudySession)
+        .where(StudySession.id == study_session_id, StudySession.status == SessionStatus.ACTIVE)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    study_session = session.get(StudySession, study_session_id, populate_existing=True)
+    if study_session is None:
+        raise NotFoundError(f"No study session has id {study_session_id}; check the id.")
+    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
+        raise InvalidTransitionError(
+            f"Cannot {verb} the study session on '{study_session.learning_unit.title}': it is "
+            f"{study_session.status.value}, and only active sessions allow that. Start a new "
+            "study session on the unit to take its test."
+        )
+    return study_session
+
+
+def _already_submitted(attempt: AssessmentAttempt) -> AlreadySubmittedError:
+    return AlreadySubmittedError(
+        f"This test was already submitted in this study session ({attempt.correct_count} of "
+        f"{attempt.question_count} right); a test is submitted once. Its result stays as it is."
+    )
+
+
+__all__ = [
+    "attempt_of",
+    "record_answer",
+    "start_attempt",
+    "submit_attempt",
+    "unit_test",
+]
