@@ -20,7 +20,8 @@ populate() ends with refresh_statistics (ANALYZE on MariaDB and PostgreSQL, outs
 load's transaction), which the baselines do not run: right after each (a) it is run once
 more on the loaded tables and timed, and (a) is also reported with that time taken off.
 
-Prints rows per second (median of the rounds) and the ratios of (a) to (b), (c) and (d);
+Prints rows per second (median of the rounds) and the ratios of (a) to (b), (c) and (d)
+(beside, for (b) and (c), the median of each round's own ratio);
 then the peak RSS of a fresh process seeding at scale 10 and at scale 100 (each in its own
 subprocess, so neither inherits the other's memory).
 
@@ -228,14 +229,28 @@ def bench_backend(label: str, settings: DatabaseSettings, scale: int, rounds: in
         if name == SEED:
             print(f"  {ANALYZE:<52} {statistics.median(analyze) * 1000:>10,.0f} ms")
             print(f"  {WITHOUT:<52} {bare:>10,.0f} rows/s")
+    core_name, orm_name = VARIANTS[1][0], VARIANTS[2][0]
     print(
         f"  seeding / Core baseline: {seeding / core_rate:.2f}  (target >= 0.95); "
-        f"without the ANALYZE: {bare / core_rate:.2f}"
+        f"without the ANALYZE: {bare / core_rate:.2f}; "
+        f"median of the rounds' own ratios: {_paired(rates, SEED, core_name):.2f}"
     )
-    print(f"  seeding / ORM baseline:  {seeding / orm_rate:.2f}  (target >= 4)")
+    print(
+        f"  seeding / ORM baseline:  {seeding / orm_rate:.2f}  (target >= 4); "
+        f"median of the rounds' own ratios: {_paired(rates, SEED, orm_name):.2f}"
+    )
     if COPY[0] in median:
         print(f"  COPY / Core executemany: {median[COPY[0]] / core_rate:.2f}")
         print(f"  seeding / COPY:          {seeding / median[COPY[0]]:.2f}")
+
+
+def _paired(rates: dict[str, list[float]], name: str, baseline: str) -> float:
+    """The median over the rounds of each round's own ratio of `name` to `baseline`.
+
+    A round's variants run back to back, so a burst of another process's load on this
+    shared machine spoils one round's ratio instead of one variant's median.
+    """
+    return statistics.median(a / b for a, b in zip(rates[name], rates[baseline], strict=True))
 
 
 def _peak_kib() -> int:
