@@ -13,7 +13,7 @@ import pytest
 
 from studyhall.database import DatabaseManager
 from studyhall.jobs import Worker, enqueue, register, retry_delay, schedule
-from studyhall.jobs.claim import claim
+from studyhall.jobs.claim import claim, skip_locked_problem
 from studyhall.jobs.registry import SCHEDULE
 from studyhall.models import Job, JobStatus
 from studyhall.models.types import utcnow
@@ -204,3 +204,30 @@ def test_a_kind_has_one_handler():
 
     with pytest.raises(ValueError, match="'test.effect' already has the handler effect"):
         register("test.effect", other)
+
+
+@pytest.mark.parametrize(
+    ("is_mariadb", "version", "refused"),
+    [
+        (True, (10, 5, 22), True),
+        (True, (10, 6, 0), False),
+        (True, (11, 4, 2), False),
+        (False, (5, 7, 44), True),
+        (False, (8, 0, 36), False),
+    ],
+)
+def test_a_server_without_skip_locked_is_refused_with_what_to_upgrade(
+    is_mariadb, version, refused
+):
+    problem = skip_locked_problem(is_mariadb, version)
+    if not refused:
+        assert problem is None
+    else:
+        assert "SKIP LOCKED" in problem
+        assert ("MariaDB 10.6" if is_mariadb else "MySQL 8.0") in problem
+
+
+def test_the_worker_checks_the_server_at_start(jobs_db):
+    worker = Worker(jobs_db)
+    worker.start()  # the test servers are recent enough: no error
+    assert worker.stop(30)

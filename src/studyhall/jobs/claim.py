@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from studyhall.db.engine import Database
+from studyhall.errors import ConfigurationError
 from studyhall.jobs.registry import HANDLERS, RunningJob
 from studyhall.log import get_logger
 from studyhall.models import Job, JobStatus
@@ -106,6 +107,31 @@ def claim(
             )
 
 
+def skip_locked_problem(is_mariadb: bool, version: tuple[int, ...]) -> str | None:
+    """Why a MySQL-family server of `version` cannot run claims, or None when it can."""
+    needed, name = ((10, 6), "MariaDB 10.6") if is_mariadb else ((8, 0), "MySQL 8.0")
+    if tuple(version[:2]) >= needed:
+        return None
+    shown = ".".join(map(str, version))
+    return (
+        f"Workers claim jobs with SELECT ... FOR UPDATE SKIP LOCKED, which this server "
+        f"({'MariaDB' if is_mariadb else 'MySQL'} {shown}) does not have: upgrade it to "
+        f"{name} or later."
+    )
+
+
+def check_server(database: Database) -> None:
+    """ConfigurationError when the server cannot run claims (MySQL-family too old)."""
+    if not database.settings.is_mysql:
+        return
+    with database.engine.connect() as connection:
+        dialect = connection.dialect
+        version = tuple(p for p in dialect.server_version_info or () if isinstance(p, int))
+        problem = skip_locked_problem(bool(getattr(dialect, "is_mariadb", False)), version)
+    if problem is not None:
+        raise ConfigurationError(problem)
+
+
 def _lease_token(owner: str) -> str:
     # The owner names the worker (shown by the row); the random part makes each claim's
     # token unique, so a worker that claims the same job again is still told apart.
@@ -116,4 +142,4 @@ def _expiry(now: datetime, kind: str) -> datetime:
     return now + HANDLERS[kind].lease
 
 
-__all__ = ["claim"]
+__all__ = ["check_server", "claim", "skip_locked_problem"]

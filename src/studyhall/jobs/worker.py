@@ -19,7 +19,8 @@ from collections.abc import Collection
 
 from studyhall.db import default
 from studyhall.db.engine import Database
-from studyhall.jobs.claim import claim
+from studyhall.errors import ConflictError
+from studyhall.jobs.claim import check_server, claim
 from studyhall.jobs.listener import Listener
 from studyhall.jobs.registry import HANDLERS, SCHEDULE
 from studyhall.jobs.run import run_job
@@ -82,6 +83,7 @@ class Worker:
         if self._threads:
             raise RuntimeError("This worker is started already; make a new one to start again.")
         database = self.database
+        check_server(database)
         self._stopping.clear()
         listening = self.listen and database.settings.backend == "postgresql"
         poll_max = self.poll_max or (POLL_MAX_LISTENING if listening else POLL_MAX)
@@ -134,6 +136,10 @@ class Worker:
                 if self._run_one(owner):
                     delay = self.poll_min
                     continue
+            except ConflictError as exc:
+                # A deadlock or a busy SQLite file: nothing was claimed, look again.
+                log.info("worker %s: claim conflicted (%s); trying again", owner, exc)
+                continue
             except Exception:
                 log.exception("worker %s could not claim a job; trying again", owner)
                 self._stopping.wait(ERROR_PAUSE)
