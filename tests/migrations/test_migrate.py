@@ -17,12 +17,13 @@ from studyhall import migrations as migrate
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
 from studyhall.db.backends import build_engine
+from studyhall.db.backends.fulltext import is_fulltext_object
 from studyhall.errors import MigrationError
 from studyhall.models import Base
 from studyhall.models.constraints import schema_filter
 
 VERSION_TABLE = "alembic_version"
-HEAD = "0006"
+HEAD = "0007"
 
 
 def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]]]:
@@ -40,7 +41,7 @@ def schema_of(settings: DatabaseSettings) -> tuple[list[Any], dict[str, set[str]
             checks = {
                 table: {c["name"] for c in inspector.get_check_constraints(table)}
                 for table in inspector.get_table_names()
-                if table != VERSION_TABLE
+                if table != VERSION_TABLE and not is_fulltext_object(table, "table")
             }
         return differences, checks
     finally:

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import DDL, CheckConstraint, Index, MetaData, Table, UniqueConstraint, event
 
+from studyhall.db.backends.fulltext import is_fulltext_object
+
 # Backends with partial indexes (CREATE UNIQUE INDEX ... WHERE ...).
 PARTIAL_INDEX_DIALECTS = ("postgresql", "sqlite")
 MYSQL_DIALECTS = ("mysql", "mariadb")
@@ -72,11 +74,14 @@ IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 def schema_filter(metadata: MetaData, dialect: str) -> IncludeObject:
     """An Alembic `include_object` comparing only what `metadata` makes on `dialect`.
 
-    Leaves out the model's indexes made on other dialects only, and, on MySQL/MariaDB,
-    the columns and keys that exist there only (see `one_true_per_parent`).
+    Leaves out the model's indexes made on other dialects only, on MySQL/MariaDB the
+    columns and keys that exist there only (see `one_true_per_parent`), and the
+    full-text indexes and FTS5 tables (see `studyhall.db.backends.fulltext`).
     """
 
     def include(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+        if reflected and is_fulltext_object(name, kind):
+            return False  # made by events, not declared (db/backends/fulltext.py)
         if not reflected:
             dialects = obj.info.get(DIALECTS) if kind == "index" else None
             return dialects is None or dialect in dialects

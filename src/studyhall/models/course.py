@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from studyhall.db.backends.fulltext import FullTextIndex, attach
 from studyhall.db.transaction import get_current_session
 from studyhall.models.base import Base, TimestampMixin, parts
 from studyhall.models.constraints import position_constraints
@@ -92,7 +93,13 @@ class LearningUnit(Base):
     qa_resources: Mapped[list[QAResource]] = parts("learning_unit", "QAResource.id")
 
 
+# The Teacher finds the units whose notes match a student's question (revision 0007).
+UNIT_SEARCH = FullTextIndex("learning_units", ("title", "content"))
+attach(LearningUnit.__table__, UNIT_SEARCH)
+
+
 __all__ = [
+    "UNIT_SEARCH",
     "Course",
     "LearningUnit",
     "Subject",

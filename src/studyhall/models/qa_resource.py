@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from studyhall.db.backends.fulltext import FullTextIndex, attach
 from studyhall.models.base import Base
 from studyhall.models.constraints import enum_check
 from studyhall.models.types import StrEnumType, utcnow
@@ -48,7 +49,13 @@ class QAResource(Base):
     learning_unit: Mapped[LearningUnit] = relationship(back_populates="qa_resources")
 
 
+# The Teacher finds the answers that match a student's question (revision 0007).
+QA_SEARCH = FullTextIndex("qa_resources", ("question", "answer"))
+attach(QAResource.__table__, QA_SEARCH)
+
+
 __all__ = [
+    "QA_SEARCH",
     "Difficulty",
     "QAResource",
 ]

@@ -136,6 +136,11 @@ class StudyMessage(Base):
     role: Mapped[MessageRole] = mapped_column(StrEnumType(MessageRole))
     content: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The student's message a Teacher's reply answers; UNIQUE, so a message gets at most
+    # one reply however often its reply job runs (revision 0007).
+    in_reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_messages.id", ondelete="CASCADE"), unique=True
+    )
 
     study_session: Mapped[StudySession] = relationship(back_populates="messages")
 

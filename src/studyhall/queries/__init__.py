@@ -10,15 +10,19 @@ from studyhall.queries.course_cards import (
     student_courses,
 )
 from studyhall.queries.family import courses_by_student, recent_sessions_by_student
+from studyhall.queries.material_search import HitKind, MaterialHit, search_material
 
 __all__ = [
     "CourseCard",
     "CourseSummary",
+    "HitKind",
+    "MaterialHit",
     "SessionCourseCards",
     "StudentCourses",
     "course_cards",
     "courses_by_student",
     "recent_sessions_by_student",
+    "search_material",
     "session_course_cards",
     "student_courses",
 ]
