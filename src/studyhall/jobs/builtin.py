@@ -11,7 +11,7 @@ import importlib
 from studyhall.jobs.registry import RunningJob, handler
 
 # Modules whose import registers handlers (e.g. the Teacher's replies, evaluations).
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("studyhall.jobs.teacher",)
 
 
 @handler("noop")

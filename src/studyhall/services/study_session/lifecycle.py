@@ -57,6 +57,7 @@ from studyhall.services.errors import (
     NotEnrolledError,
     NotFoundError,
 )
+from studyhall.services.teacher_replies import request_reply
 
 M = TypeVar("M")
 E = TypeVar("E", bound=StrEnum)
@@ -114,7 +115,8 @@ def start(session_id: int) -> StudySession:
 
 @with_db_session
 def add_message(session_id: int, role: MessageRole | str, content: str) -> StudyMessage:
-    """Record a message of the student or the Teacher agent in an active session."""
+    """Record a message of the student or the Teacher agent in an active session; a
+    student's message also enqueues the Teacher's reply (`teacher_replies`)."""
     message_role = _parse(MessageRole, role, "role")
     text = content.strip() if isinstance(content, str) else ""
     if not text:
@@ -127,9 +129,12 @@ def add_message(session_id: int, role: MessageRole | str, content: str) -> Study
     # The guarded UPDATE also locks the session row, so `end` cannot slip in between.
     now = utcnow()
     _transition(session_id, "add a message to", (ACTIVE,), updated_at=now)
-    return StudyMessage.create(
+    message = StudyMessage.create(
         study_session_id=session_id, role=message_role, content=text, sent_at=now
     )
+    if message_role == MessageRole.STUDENT:
+        request_reply(message.id)  # committed with the message, or not at all
+    return message
 
 
 @with_db_session
