@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from studyhall.database import DatabaseManager
 from studyhall.jobs import Worker, enqueue, register, retry_delay, schedule
@@ -231,3 +232,37 @@ def test_the_worker_checks_the_server_at_start(jobs_db):
     worker = Worker(jobs_db)
     worker.start()  # the test servers are recent enough: no error
     assert worker.stop(30)
+
+
+def test_on_mariadb_the_claim_runs_at_read_committed_in_few_round_trips(jobs_db):
+    if not jobs_db.settings.is_mysql:
+        pytest.skip("READ COMMITTED for the claim is MariaDB's (its REPEATABLE READ gap locks)")
+    with DatabaseManager.get_session():
+        enqueue("test.effect", {})
+    levels, session_levels = [], []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if "FOR UPDATE SKIP LOCKED" in statement:
+            probe = cursor.connection.cursor()
+            probe.execute(
+                "SELECT trx_isolation_level FROM information_schema.innodb_trx "
+                "WHERE trx_mysql_thread_id = CONNECTION_ID()"
+            )
+            levels.append(probe.fetchone()[0])
+            probe.execute(
+                "SELECT VARIABLE_VALUE FROM information_schema.SESSION_VARIABLES "
+                "WHERE VARIABLE_NAME IN ('TX_ISOLATION', 'TRANSACTION_ISOLATION')"
+            )
+            session_levels.extend(row[0] for row in probe.fetchall())
+            probe.close()
+
+    event.listen(jobs_db.engine, "after_cursor_execute", after)
+    try:
+        claimed = claim(jobs_db, "probe")
+    finally:
+        event.remove(jobs_db.engine, "after_cursor_execute", after)
+    assert claimed is not None
+    assert levels == ["READ COMMITTED"]
+    # Only this transaction's level is set (SET TRANSACTION, one statement), not the
+    # session's: setting and resetting that costs 4 round trips and a ping per claim.
+    assert session_levels and set(session_levels) == {"REPEATABLE-READ"}

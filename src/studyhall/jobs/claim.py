@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 
 from studyhall.db.engine import Database
 from studyhall.errors import ConfigurationError
@@ -47,6 +47,8 @@ _DUE = (
     .with_for_update(skip_locked=True)
 )
 
+_READ_COMMITTED = text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
 EXHAUSTED = (
     "Its lease expired {attempts} times without the job completing (a worker died or "
     "overran the lease each time)."
@@ -61,9 +63,13 @@ def claim(
     wanted = sorted(HANDLERS if kinds is None else set(kinds) & set(HANDLERS))
     if not wanted:
         return None
-    isolation = "READ COMMITTED" if database.settings.is_mysql else None
+    read_committed = database.settings.is_mysql
     while True:
-        with database.unit_of_work("requires_new", isolation_level=isolation) as session:
+        with database.unit_of_work("requires_new") as session:
+            if read_committed:
+                # This transaction only: `isolation_level=` would set the session's level
+                # and reset it on return (a SET and a COMMIT each), and ping at checkout.
+                session.execute(_READ_COMMITTED)
             now = utcnow()
             row = session.execute(_DUE, {"now": now, "kinds": wanted}).first()
             if row is None:
