@@ -30,6 +30,7 @@ from studyhall.models import (
     UserRole,
 )
 from studyhall.queries import CourseCard, course_cards, session_course_cards
+from studyhall.services import assessment_attempts
 from studyhall.services.errors import ServiceError
 from studyhall.services.study_session import lifecycle
 
@@ -152,7 +153,20 @@ def study_session(session_id: int) -> str:
         older_cursor=page.next_cursor,
         newest_page=before is None,
         evaluation=found.evaluation,
+        **attempt_details(found),
     )
+
+
+def attempt_details(study_session: StudySession) -> dict[str, Any]:
+    """The session's test attempt, and whether its unit has a test to start: at most two
+    statements, so that the page can offer, continue or show the test."""
+    attempt = assessment_attempts.attempt_of(study_session.id)
+    startable = (
+        attempt is None
+        and study_session.status == SessionStatus.ACTIVE
+        and assessment_attempts.unit_test(study_session.learning_unit_id) is not None
+    )
+    return {"attempt": attempt, "test_startable": startable}
 
 
 def _session_action(
@@ -290,4 +304,5 @@ __all__ = [
     "student_only",
     "study_session",
     "subject_names",
+    "attempt_details",
 ]

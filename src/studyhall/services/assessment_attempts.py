@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from studyhall.db.decorators import with_db_session
 from studyhall.db.transaction import get_current_session
@@ -119,6 +119,18 @@ def attempt_of(study_session_id: int) -> AssessmentAttempt | None:
     return get_current_session().scalars(query).first()
 
 
+def questions_of(assessment_id: int) -> list[AssessmentQuestion]:
+    """A test's questions in order, each with its choices loaded: two statements, whatever
+    their number. Requires an active session."""
+    query = (
+        select(AssessmentQuestion)
+        .where(AssessmentQuestion.assessment_id == assessment_id)
+        .order_by(AssessmentQuestion.position)
+        .options(selectinload(AssessmentQuestion.choices))
+    )
+    return list(get_current_session().scalars(query))
+
+
 def unit_test(learning_unit_id: int) -> Assessment | None:
     """The test of a learning unit (its first), or None. Requires an active session."""
     return Assessment.get_by(learning_unit_id=learning_unit_id, first=True)
@@ -198,5 +210,6 @@ __all__ = [
     "record_answer",
     "start_attempt",
     "submit_attempt",
+    "questions_of",
     "unit_test",
 ]
