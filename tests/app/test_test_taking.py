@@ -78,7 +78,7 @@ def test_the_student_takes_the_test_and_sees_two_of_three_right(
     login(client, "alice")
     session_page = start_session(client, world)
     shown = text(client, session_page)
-    assert f'<form method="post" action="{session_page}/test">' in shown
+    assert f'<form method="post" action="{session_page}/test" class="actions">' in shown
     assert ">Take the unit's test</button>" in shown
 
     response = post(client, f"{session_page}/test")
