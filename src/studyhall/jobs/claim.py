@@ -1,10 +1,12 @@
 """Claiming a due job: a lease for one worker, taken in one short transaction.
 
 PostgreSQL and MariaDB (10.6+) lock the row with `SELECT ... FOR UPDATE SKIP LOCKED`, so
-workers claiming at once take different jobs instead of queueing behind one row; on
-MariaDB the claim runs at READ COMMITTED (under REPEATABLE READ, concurrent claims
-deadlock through gap locks on the index). SQLite has no row locks: a writable unit of
-work there begins with BEGIN IMMEDIATE, so claims take turns on the write lock.
+workers claiming at once take different jobs instead of queueing behind one row. On
+PostgreSQL (and SQLite) that SELECT is the subquery of one `UPDATE ... RETURNING`; MariaDB
+has no UPDATE ... RETURNING, so it selects, then updates, at READ COMMITTED (under
+REPEATABLE READ concurrent claims can deadlock through gap locks on the index). SQLite has
+no row locks: a writable unit of work there begins with BEGIN IMMEDIATE, so claims take
+turns on the write lock.
 
 A job is due when it is queued and its `run_after` has come, or running with a lease that
 expired (its worker died, or overran the lease). A claim increments `attempts` and writes
@@ -16,8 +18,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import RowMapping, and_, bindparam, case, or_, select, text, update
+from sqlalchemy.orm import Session
 
 from studyhall.db.engine import Database
 from studyhall.errors import ConfigurationError
@@ -63,54 +67,89 @@ def claim(
     wanted = sorted(HANDLERS if kinds is None else set(kinds) & set(HANDLERS))
     if not wanted:
         return None
-    read_committed = database.settings.is_mysql
+    take = _select_then_update if database.settings.is_mysql else _update_returning
     while True:
         with database.unit_of_work("requires_new") as session:
-            if read_committed:
-                # This transaction only: `isolation_level=` would set the session's level
-                # and reset it on return (a SET and a COMMIT each), and ping at checkout.
-                session.execute(_READ_COMMITTED)
             now = utcnow()
-            row = session.execute(_DUE, {"now": now, "kinds": wanted}).first()
+            token = _lease_token(owner)
+            row = take(session, now, wanted, token)
             if row is None:
                 return None
-            if row.status == JobStatus.RUNNING and row.attempts >= row.max_attempts:
-                session.execute(
-                    update(_jobs)
-                    .where(_jobs.c.id == row.id)
-                    .values(
-                        status=JobStatus.DEAD,
-                        lease_expires_at=None,
-                        last_error=EXHAUSTED.format(attempts=row.attempts),
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                )
-                log.error(
-                    "job %d %s dead: %s", row.id, row.kind, EXHAUSTED.format(attempts=row.attempts)
-                )
+            if row["attempts"] > row["max_attempts"]:
+                _bury(session, row, now)
                 continue
-            token = _lease_token(owner)
-            session.execute(
-                update(_jobs)
-                .where(_jobs.c.id == row.id)
-                .values(
-                    status=JobStatus.RUNNING,
-                    lease_owner=token,
-                    lease_expires_at=_expiry(now, row.kind),
-                    attempts=row.attempts + 1,
-                    updated_at=now,
-                )
-            )
             return RunningJob(
-                id=row.id,
-                kind=row.kind,
-                payload=row.payload,
-                attempt=row.attempts + 1,
-                max_attempts=row.max_attempts,
-                key=row.dedupe_key,
+                id=row["id"],
+                kind=row["kind"],
+                payload=row["payload"],
+                attempt=row["attempts"],
+                max_attempts=row["max_attempts"],
+                key=row["dedupe_key"],
                 lease_token=token,
             )
+
+
+def _claimed_values(now: datetime, wanted: list[str], token: str) -> dict[str, Any]:
+    # Each kind's lease; a CASE, so that one statement claims whatever kind comes first.
+    expiry = case(*[(_jobs.c.kind == kind, now + HANDLERS[kind].lease) for kind in wanted])
+    return {
+        "status": JobStatus.RUNNING,
+        "lease_owner": token,
+        "lease_expires_at": expiry,
+        "attempts": _jobs.c.attempts + 1,
+        "updated_at": now,
+    }
+
+
+def _update_returning(
+    session: Session, now: datetime, wanted: list[str], token: str
+) -> RowMapping | None:
+    """PostgreSQL, SQLite: one UPDATE ... WHERE id = (the due job, locked) RETURNING it."""
+    due = _DUE.with_only_columns(_jobs.c.id).scalar_subquery()
+    statement = (
+        update(_jobs)
+        .where(_jobs.c.id == due)
+        .values(_claimed_values(now, wanted, token))
+        .returning(*_jobs.c)
+    )
+    return session.execute(statement, {"now": now, "kinds": wanted}).mappings().first()
+
+
+def _select_then_update(
+    session: Session, now: datetime, wanted: list[str], token: str
+) -> RowMapping | None:
+    """MariaDB / MySQL (no UPDATE ... RETURNING, and no UPDATE of a table its own subquery
+    reads): lock the due job at READ COMMITTED, then update it by id."""
+    # This transaction only: `isolation_level=` would set the session's level and reset
+    # it on return (a SET and a COMMIT each), and ping at checkout.
+    session.execute(_READ_COMMITTED)
+    row = session.execute(_DUE, {"now": now, "kinds": wanted}).mappings().first()
+    if row is None:
+        return None
+    values = _claimed_values(now, [row["kind"]], token)
+    values["lease_expires_at"] = now + HANDLERS[row["kind"]].lease
+    values["attempts"] = row["attempts"] + 1
+    session.execute(update(_jobs).where(_jobs.c.id == row["id"]).values(values))
+    return {**row, **values}  # type: ignore[return-value]
+
+
+def _bury(session: Session, row: RowMapping, now: datetime) -> None:
+    """A due running job whose lease expired on its last attempt is dead, not run again."""
+    runs = row["attempts"] - 1
+    error = EXHAUSTED.format(attempts=runs)
+    session.execute(
+        update(_jobs)
+        .where(_jobs.c.id == row["id"])
+        .values(
+            status=JobStatus.DEAD,
+            attempts=runs,
+            lease_expires_at=None,
+            last_error=error,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    log.error("job %d %s dead: %s", row["id"], row["kind"], error)
 
 
 def skip_locked_problem(is_mariadb: bool, version: tuple[int, ...]) -> str | None:
@@ -142,10 +181,6 @@ def _lease_token(owner: str) -> str:
     # The owner names the worker (shown by the row); the random part makes each claim's
     # token unique, so a worker that claims the same job again is still told apart.
     return f"{owner[:80]}/{secrets.token_hex(6)}"
-
-
-def _expiry(now: datetime, kind: str) -> datetime:
-    return now + HANDLERS[kind].lease
 
 
 __all__ = ["check_server", "claim", "skip_locked_problem"]
