@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -249,6 +250,29 @@ def inprocess_worker_enabled(environ: Mapping[str, str] | None = None) -> bool:
     of its own process (for development; production runs `studyhall-db worker`), read
     like `STUDYHALL_METRICS`."""
     return _switch("STUDYHALL_INPROCESS_WORKER", "the in-process worker", environ)
+
+
+# A study session with no activity for this long is over: the worker closes it at its
+# last activity, and ending it later records no more (minutes; 2 hours by default).
+SESSION_IDLE_MINUTES = "STUDYHALL_SESSION_IDLE_MINUTES"
+DEFAULT_SESSION_IDLE_MINUTES = 120
+MAX_SESSION_IDLE_MINUTES = 7 * 24 * 60
+
+
+def session_idle_limit(environ: Mapping[str, str] | None = None) -> timedelta:
+    """How long a study session may go without activity before it is over, from
+    `STUDYHALL_SESSION_IDLE_MINUTES` (whole minutes, 1 to 10080; 120 when unset)."""
+    env = read_environment() if environ is None else environ
+    raw = env.get(SESSION_IDLE_MINUTES, "").strip()
+    if not raw:
+        return timedelta(minutes=DEFAULT_SESSION_IDLE_MINUTES)
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SESSION_IDLE_MINUTES:
+        raise ConfigurationError(
+            f"{SESSION_IDLE_MINUTES}={raw!r} is not a number of minutes from 1 to "
+            f"{MAX_SESSION_IDLE_MINUTES}; set one (e.g. 120 for 2 hours), or unset it for "
+            f"the default of {DEFAULT_SESSION_IDLE_MINUTES}."
+        )
+    return timedelta(minutes=int(raw))
 
 
 def _switch(name: str, what: str, environ: Mapping[str, str] | None) -> bool:
@@ -496,6 +520,7 @@ def _announce_embedded(url: URL) -> None:
 
 __all__ = [
     "DEFAULT_PORTS",
+    "DEFAULT_SESSION_IDLE_MINUTES",
     "DEVELOPMENT",
     "DIALECT_DRIVERS",
     "DatabaseSettings",
@@ -508,6 +533,7 @@ __all__ = [
     "POOL_LIMITS",
     "PRODUCTION",
     "REQUIRED_VARIABLES",
+    "SESSION_IDLE_MINUTES",
     "SUPPORTED_BACKENDS",
     "SettingsSource",
     "deployment_environment",
@@ -518,6 +544,7 @@ __all__ = [
     "metrics_enabled",
     "metrics_token",
     "read_environment",
+    "session_idle_limit",
     "tracing_enabled",
     "validate_identifier",
 ]

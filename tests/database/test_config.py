@@ -223,3 +223,17 @@ def test_bad_database_urls_are_configuration_errors(url, expected):
     with pytest.raises(ConfigurationError, match=expected) as info:
         load_settings({"DATABASE_URL": url})
     assert "pw" not in str(info.value).replace("password", "")
+
+
+@pytest.mark.parametrize(
+    ("value", "minutes"), [(None, 120), ("", 120), (" 30 ", 30), ("1", 1), ("10080", 10080)]
+)
+def test_the_session_idle_limit_is_read_in_minutes(value, minutes):
+    environ = {} if value is None else {"STUDYHALL_SESSION_IDLE_MINUTES": value}
+    assert config.session_idle_limit(environ).total_seconds() == minutes * 60
+
+
+@pytest.mark.parametrize("value", ["0", "10081", "-5", "1.5", "2h", "²"])
+def test_a_session_idle_limit_that_is_not_minutes_is_refused(value):
+    with pytest.raises(ConfigurationError, match="is not a number of minutes from 1 to 10080"):
+        config.session_idle_limit({"STUDYHALL_SESSION_IDLE_MINUTES": value})
