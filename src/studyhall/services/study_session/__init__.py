@@ -1,8 +1,10 @@
-"""The study-session lifecycle: create, start, exchange messages, end or cancel, evaluate."""
+"""The study-session lifecycle: create, start, exchange messages, end, cancel or close
+when idle, evaluate."""
 
 from studyhall.services.study_session.lifecycle import (
     add_message,
     cancel,
+    close_idle,
     create_home_study_session,
     end,
     evaluate_study_session,
@@ -12,6 +14,7 @@ from studyhall.services.study_session.lifecycle import (
 __all__ = [
     "add_message",
     "cancel",
+    "close_idle",
     "create_home_study_session",
     "end",
     "evaluate_study_session",

@@ -1,8 +1,14 @@
 """The lifecycle of a home-hours study session, in the current unit of work.
 
-    planned --start--> active --end--> completed --evaluate--> (evaluation)
+    planned --start--> active --end or close_idle--> completed --evaluate--> (evaluation)
        |                 |
        +----cancel-------+--> cancelled
+
+A session's duration runs from its start to its last activity. While it is active, its
+`updated_at` is that: starting it, each message (and the Teacher's reply) and each test
+answer write it. Ending or cancelling it is its last activity, unless it was idle past
+`config.session_idle_limit()` (2 hours by default): then it was over already and ends
+at its last activity, as `close_idle` (the worker's periodic job) ends it.
 
 Every status change is one guarded UPDATE (`... WHERE id = :id AND status IN (...)`):
 the database decides between concurrent callers, so no change is ever lost under
@@ -23,6 +29,7 @@ error rolls the unit of work back, so nothing is left half-written.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -30,6 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from studyhall.config import session_idle_limit
 from studyhall.db.decorators import with_db_session
 from studyhall.db.transaction import get_current_session
 from studyhall.models import (
@@ -138,15 +146,61 @@ def add_message(session_id: int, role: MessageRole | str, content: str) -> Study
 
 
 @with_db_session
-def end(session_id: int) -> StudySession:
-    """Complete an active session, recording when it ended and how long it lasted."""
-    return _finish(session_id, "end", (ACTIVE,), SessionStatus.COMPLETED)
+def end(session_id: int, *, idle_limit: timedelta | None = None) -> StudySession:
+    """Complete an active session, recording when it ended and how long it lasted.
+
+    A session idle past `idle_limit` (default: `config.session_idle_limit()`) ends at its
+    last activity (see the module docstring).
+    """
+    return _finish(session_id, "end", (ACTIVE,), SessionStatus.COMPLETED, idle_limit)
 
 
 @with_db_session
-def cancel(session_id: int) -> StudySession:
-    """Cancel a planned or active session; an active one records its duration."""
-    return _finish(session_id, "cancel", (PLANNED, ACTIVE), SessionStatus.CANCELLED)
+def cancel(session_id: int, *, idle_limit: timedelta | None = None) -> StudySession:
+    """Cancel a planned or active session; an active one records its duration, as `end`."""
+    return _finish(session_id, "cancel", (PLANNED, ACTIVE), SessionStatus.CANCELLED, idle_limit)
+
+
+@with_db_session
+def close_idle(idle_limit: timedelta | None = None, *, batch: int = 500) -> list[int]:
+    """Complete the active sessions idle past `idle_limit` (default:
+    `config.session_idle_limit()`) at their last activity; the ids of those closed.
+
+    At most `batch` sessions, oldest activity first. Each is closed by an UPDATE guarded
+    by the last activity it was read with, so a message that lands meanwhile keeps its
+    session running.
+    """
+    session = get_current_session()
+    now = utcnow()
+    cutoff = now - (session_idle_limit() if idle_limit is None else idle_limit)
+    idle = session.execute(
+        select(StudySession.id, StudySession.started_at, StudySession.updated_at)
+        .where(StudySession.status == ACTIVE, StudySession.updated_at < cutoff)
+        .order_by(StudySession.updated_at, StudySession.id)
+        .limit(batch)
+    ).all()
+    closed: list[int] = []
+    for row in idle:
+        last = _last_activity(row.started_at, row.updated_at)
+        result = session.execute(
+            update(StudySession)
+            .where(
+                StudySession.id == row.id,
+                StudySession.status == ACTIVE,
+                StudySession.updated_at == row.updated_at,
+            )
+            .values(
+                status=SessionStatus.COMPLETED,
+                active_student_id=None,
+                ended_at=last,
+                duration_seconds=_seconds(row.started_at, last),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined, unused-ignore]
+            closed.append(row.id)
+    return closed
 
 
 @with_db_session
@@ -225,17 +279,44 @@ def _already_evaluated(session_id: int) -> AlreadyEvaluatedError:
 
 
 def _finish(
-    session_id: int, verb: str, allowed: Collection[SessionStatus], status: SessionStatus
+    session_id: int,
+    verb: str,
+    allowed: Collection[SessionStatus],
+    status: SessionStatus,
+    idle_limit: timedelta | None,
 ) -> StudySession:
-    ended = utcnow()
+    now = utcnow()
+    # `updated_at` is left as it is: it is the last activity, read back below.
     study_session = _transition(
-        session_id, verb, allowed, status=status, active_student_id=None, ended_at=ended
+        session_id,
+        verb,
+        allowed,
+        status=status,
+        active_student_id=None,
+        ended_at=now,
+        updated_at=StudySession.updated_at,
     )
-    if study_session.started_at is not None:
-        elapsed = ended - study_session.started_at
-        study_session.duration_seconds = max(0, round(elapsed.total_seconds()))
-        get_current_session().flush()
+    started = study_session.started_at
+    if started is not None:
+        last = _last_activity(started, study_session.updated_at)
+        limit = session_idle_limit() if idle_limit is None else idle_limit
+        ended = last if now - last > limit else now
+        study_session.ended_at = ended
+        study_session.duration_seconds = _seconds(started, ended)
+    study_session.updated_at = now
+    get_current_session().flush()
     return study_session
+
+
+def _last_activity(started: datetime | None, updated: datetime) -> datetime:
+    """An active session's last activity: its `updated_at`, never before its start."""
+    return updated if started is None else max(started, updated)
+
+
+def _seconds(started: datetime | None, ended: datetime) -> int | None:
+    if started is None:
+        return None
+    return max(0, round((ended - started).total_seconds()))
 
 
 def _transition(
@@ -310,6 +391,7 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "add_message",
     "cancel",
+    "close_idle",
     "create_home_study_session",
     "end",
     "evaluate_study_session",
