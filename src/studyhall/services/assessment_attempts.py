@@ -6,8 +6,11 @@ Every operation needs the session to be active, and writes first: a guarded UPDA
 the attempt (`... WHERE submitted_at IS NULL`), then of the session (`... WHERE status =
 'active'`, which also marks it active now), as `study_session.lifecycle` does. So
 concurrent answers and submissions of one attempt queue up on its row, nothing is
-answered after the submission, and on SQLite the write lock comes before any read. The
-submission computes its counts inside its UPDATE, from the rows as they are then.
+answered after the submission, and on SQLite the write lock comes before any read. Once
+it holds the lock, the submission counts in an UPDATE of its own, so every answer
+committed before it counts. An existing attempt or answer is read locked (FOR UPDATE),
+as committed now: MariaDB's REPEATABLE READ snapshot, taken by a web request's first
+read, may predate it (a double-clicked start would then insert a second attempt).
 
 The score is the share of the test's questions answered right; an unanswered question
 counts as wrong. One attempt per test and session (the database refuses a second one).
@@ -15,9 +18,9 @@ counts as wrong. One attempt per test and session (the database refuses a second
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from studyhall.db.decorators import with_db_session
@@ -39,6 +42,8 @@ from studyhall.services.errors import (
     NotFoundError,
 )
 
+M = TypeVar("M")
+
 
 @with_db_session
 def start_attempt(study_session_id: int) -> AssessmentAttempt:
@@ -53,8 +58,10 @@ def start_attempt(study_session_id: int) -> AssessmentAttempt:
         raise NotFoundError(
             f"The unit '{unit.title}' has no test yet; ask your teacher, or study on."
         )
-    existing = AssessmentAttempt.get_by(
-        study_session_id=study_session.id, assessment_id=assessment.id, first=True
+    existing = _latest(
+        AssessmentAttempt,
+        AssessmentAttempt.study_session_id == study_session.id,
+        AssessmentAttempt.assessment_id == assessment.id,
     )
     if existing is not None:
         if existing.submitted_at is not None:
@@ -85,7 +92,11 @@ def record_answer(attempt_id: int, question_id: int, choice_id: int) -> AttemptA
             f"Choice {choice_id} is not one of the choices of question {question.position}; "
             "pick one of the choices shown with it."
         )
-    answer = AttemptAnswer.get_by(attempt_id=attempt.id, question_id=question.id, first=True)
+    answer = _latest(
+        AttemptAnswer,
+        AttemptAnswer.attempt_id == attempt.id,
+        AttemptAnswer.question_id == question.id,
+    )
     if answer is None:
         return AttemptAnswer.create(
             attempt_id=attempt.id, question_id=question.id, choice_id=choice.id, answered_at=now
@@ -98,13 +109,22 @@ def record_answer(attempt_id: int, question_id: int, choice_id: int) -> AttemptA
 @with_db_session
 def submit_attempt(attempt_id: int) -> AssessmentAttempt:
     """Submit an open attempt: it is scored and takes no more answers."""
-    attempt = _open(
-        attempt_id,
-        submitted_at=utcnow(),
-        correct_count=_correct_count(attempt_id),
-        question_count=_question_count(),
-    )
+    # Lock first, count after: on PostgreSQL one UPDATE that waited for the lock of an
+    # answer being recorded would count with the snapshot it began with, before that answer.
+    attempt = _open(attempt_id, answered_at=AssessmentAttempt.answered_at)
     _running(attempt.study_session_id, "submit the test in")
+    session = get_current_session()
+    session.execute(
+        update(AssessmentAttempt)
+        .where(AssessmentAttempt.id == attempt_id)
+        .values(
+            submitted_at=utcnow(),
+            correct_count=_correct_count(attempt_id),
+            question_count=_question_count(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(attempt)
     return attempt
 
 
@@ -136,8 +156,16 @@ def unit_test(learning_unit_id: int) -> Assessment | None:
     return Assessment.get_by(learning_unit_id=learning_unit_id, first=True)
 
 
+def _latest(model: type[M], *criteria: ColumnElement[bool]) -> M | None:
+    """The row of `model` meeting `criteria` as committed now, locked: on MariaDB a plain
+    read would see the transaction's snapshot, which may predate a row committed since."""
+    query = select(model).where(*criteria).with_for_update().limit(1)
+    return get_current_session().scalars(query).first()
+
+
 def _correct_count(attempt_id: int) -> Any:
-    """The attempt's right answers, as a subquery of the submission's UPDATE."""
+    """The attempt's right answers, as a subquery of the submission's UPDATE (which reads
+    the rows as committed now on MariaDB too: InnoDB's reads inside an UPDATE lock)."""
     return (
         select(func.count())
         .select_from(AttemptAnswer)
@@ -206,6 +234,7 @@ def _already_submitted(attempt: AssessmentAttempt) -> AlreadySubmittedError:
 
 
 __all__ = [
+    "M",
     "attempt_of",
     "record_answer",
     "start_attempt",
