@@ -31,6 +31,7 @@ from studyhall.models import (
 from studyhall.sample_data import DEMO_PASSWORD, planned_rows
 from studyhall.sample_data import load as sample_data
 from studyhall.sample_data.rows import TABLES, Blueprint
+from studyhall.services.study_session import lifecycle
 
 
 def dump(database, *, skip=("password_hash",)):
@@ -110,6 +111,23 @@ def test_enrollments_and_sessions_are_consistent(tables):
                 )
             if session.status == "planned":
                 assert session.messages == [] and session.started_at is None
+
+
+def test_ending_the_running_session_records_the_time_until_its_last_message(tables):
+    # Issue 11: ended by its student long after the load, it recorded ~1,178,961 minutes.
+    DatabaseManager.populate_sample_data()
+    with DatabaseManager.get_session() as s:
+        running = s.scalars(
+            select(StudySession).where(StudySession.status == "active").order_by(StudySession.id)
+        ).first()
+        assert running is not None and running.student_id == 1  # student1's, in the docs
+        last_message = max(m.sent_at for m in running.messages)
+        assert running.updated_at == last_message
+
+    ended = lifecycle.end(running.id)
+
+    assert ended.ended_at == last_message
+    assert ended.duration_seconds == (last_message - running.started_at).total_seconds() == 540
 
 
 def test_two_loads_give_identical_rows(tables):

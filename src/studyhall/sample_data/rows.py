@@ -362,11 +362,19 @@ def study_sessions(bp: Blueprint) -> Iterator[Row]:
             "status": s.status,
             "active_student_id": s.student_id if s.status == "active" else None,
             "created_at": s.created_at,
-            "updated_at": s.ended_at or s.started_at or s.created_at,
+            "updated_at": s.ended_at or _last_message_at(s) or s.started_at or s.created_at,
             "started_at": s.started_at,
             "ended_at": s.ended_at,
             "duration_seconds": duration,
         }
+
+
+def _last_message_at(s: PlannedSession) -> datetime | None:
+    """When the session's last message was sent: a running session's last activity, at
+    which it ends when it is ended or found idle (`services.study_session.lifecycle`)."""
+    if s.started_at is None or not s.messages:
+        return None
+    return s.started_at + _MESSAGE_GAPS[s.messages - 1]
 
 
 def study_messages(bp: Blueprint) -> Iterator[Row]:
