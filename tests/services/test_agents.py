@@ -9,6 +9,7 @@ import pytest
 from studyhall.models import AgentType, AIAgent
 from studyhall.services.agents import (
     AgentConfig,
+    BuiltinEvaluator,
     BuiltinTeacher,
     EvaluationRequest,
     NextStep,
@@ -117,6 +118,11 @@ class Echo:
         raise NotImplementedError
 
 
+def test_a_plain_model_name_is_served_by_the_built_in_agent_of_its_type():
+    assert isinstance(agent_for(row("m-1")), BuiltinTeacher)
+    assert isinstance(agent_for(row("m-1", AgentType.EVALUATOR)), BuiltinEvaluator)
+
+
 def test_a_registered_implementation_serves_the_rows_that_name_it(monkeypatch):
     monkeypatch.setattr(registry, "_FACTORIES", {})
     register_agent("echo", Echo)
@@ -131,7 +137,6 @@ def test_a_registered_implementation_serves_the_rows_that_name_it(monkeypatch):
     [
         (row("nowhere:model-9"), "names the implementation 'nowhere'"),
         (row("m-1", is_active=False), "is inactive"),
-        (row("m-1", AgentType.EVALUATOR), "no built-in evaluator agent"),
     ],
 )
 def test_rows_no_implementation_serves_are_refused(agent, message):

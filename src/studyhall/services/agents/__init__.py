@@ -1,6 +1,7 @@
 """AI agents behind one protocol: the `ai_agents` row chooses the implementation."""
 
 from studyhall.services.agents.builtin import BuiltinTeacher
+from studyhall.services.agents.evaluator import BuiltinEvaluator
 from studyhall.services.agents.protocol import (
     Agent,
     AgentConfig,
@@ -23,6 +24,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Agent",
     "AgentConfig",
+    "BuiltinEvaluator",
     "BuiltinTeacher",
     "EvaluationRequest",
     "EvaluationResult",

@@ -72,7 +72,13 @@ class ReplyRequest:
 
 @dataclass(frozen=True)
 class EvaluationRequest:
-    """A finished session to assess: the test's result and how the student took part."""
+    """A finished session to assess: the test's result and how the student took part.
+
+    `missed_questions` are the prompts answered wrong or left out, in order;
+    `active_minutes` run from the session's start to its last activity. `submitted` is
+    False when the session has no submitted attempt (then the counts are 0), and
+    `assessment_title` is None when the unit has no test.
+    """
 
     unit: UnitRef
     correct_answers: int
@@ -80,6 +86,8 @@ class EvaluationRequest:
     missed_questions: Sequence[str]
     student_messages: int
     active_minutes: float
+    submitted: bool = True
+    assessment_title: str | None = None
 
 
 @dataclass(frozen=True)

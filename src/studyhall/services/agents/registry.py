@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 
 from studyhall.models import AgentType, AIAgent
 from studyhall.services.agents.builtin import BuiltinTeacher
+from studyhall.services.agents.evaluator import BuiltinEvaluator
 from studyhall.services.agents.protocol import Agent, AgentConfig
 from studyhall.services.errors import AgentUnavailableError
 
@@ -30,6 +31,8 @@ def builtin_agent(config: AgentConfig) -> Agent:
     """The built-in agent of the row's type."""
     if config.agent_type == AgentType.TEACHER:
         return BuiltinTeacher(config)
+    if config.agent_type == AgentType.EVALUATOR:
+        return BuiltinEvaluator(config)
     raise AgentUnavailableError(
         f"There is no built-in {config.agent_type} agent for {config.name!r} in this "
         "version. Name a registered implementation in its model_name "
