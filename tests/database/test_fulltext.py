@@ -93,6 +93,18 @@ def test_dropping_the_tables_drops_the_index_tables_too(notes):
         ] == []
 
 
+def test_sqlalchemys_own_drop_all_drops_them_too_so_create_all_works_again(notes):
+    # metadata.drop_all() then create_all() is what users and benchmarks do to start over.
+    engine, _, metadata = notes
+    metadata.drop_all(engine)
+    with engine.connect() as connection:
+        assert [
+            name for name in inspect(connection).get_table_names() if name.startswith("notes")
+        ] == []
+    metadata.create_all(engine)
+    assert find(engine, ["magma"]) == []
+
+
 @pytest.mark.parametrize(
     ("words", "dialect", "expected"),
     [

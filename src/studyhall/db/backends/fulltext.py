@@ -156,6 +156,11 @@ def attach(table: FromClause, index: FullTextIndex) -> None:
         for statement in index.create_statements(dialect):
             ddl = DDL(statement)  # type: ignore[no-untyped-call]
             event.listen(table, "after_create", ddl.execute_if(dialect=dialect))
+    # DROP TABLE of the content table leaves SQLite's FTS5 table behind (its triggers go):
+    # dropped with it here, SQLAlchemy's own `metadata.drop_all()` then `create_all()`
+    # starts over cleanly too, not only studyhall's drop_tables.
+    companion = DDL(f"DROP TABLE IF EXISTS {index.fts_table}")  # type: ignore[no-untyped-call]
+    event.listen(table, "after_drop", companion.execute_if(dialect="sqlite"))
     table.info.setdefault(COMPANIONS_KEY, []).append(index.fts_table)
 
 
