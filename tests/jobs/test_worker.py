@@ -177,7 +177,8 @@ def test_a_scheduled_kind_is_enqueued_once_per_period_by_any_number_of_workers(j
     finally:
         SCHEDULE.pop("test.effect")
     with jobs_db.unit_of_work() as session:
-        keys = [job.dedupe_key for job in session.query(Job)]
+        # Only this test's kind: the built-in handlers, once loaded, schedule their own.
+        keys = [job.dedupe_key for job in session.query(Job).filter(Job.kind == "test.effect")]
     period = int(time.time() // 3600)
     assert keys in ([f"test.effect@{period}"], [f"test.effect@{period - 1}"])
     assert list(effect_counts(jobs_db.engine).values()) == [1]

@@ -11,7 +11,10 @@ import importlib
 from studyhall.jobs.registry import RunningJob, handler
 
 # Modules whose import registers handlers (e.g. the Teacher's replies, evaluations).
-MODULES: tuple[str, ...] = ("studyhall.jobs.teacher",)
+MODULES: tuple[str, ...] = (
+    "studyhall.jobs.teacher",
+    "studyhall.jobs.sessions",
+)
 
 
 @handler("noop")
