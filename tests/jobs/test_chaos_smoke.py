@@ -1,0 +1,33 @@
+"""A small run of `benchmarks.job_chaos`: worker processes killed with -9 mid-work and
+restarted leave every job done with its effect exactly once (the full run is
+`python -m benchmarks.job_chaos --jobs 10000 --workers 4 --kills 20`)."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks import job_chaos
+
+
+def test_kills_lose_and_duplicate_nothing(backend: str, capsys: pytest.CaptureFixture[str]):
+    code = job_chaos.main(
+        [
+            "--backend",
+            backend,
+            "--jobs",
+            "200",
+            "--workers",
+            "2",
+            "--kills",
+            "2",
+            "--seed",
+            "5",
+            "--timeout",
+            "240",
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert "kill -9 #2 at" in out, out
+    assert "done 200 of 200" in out, out
+    assert "violations: 0" in out, out
+    assert code == 0, out
