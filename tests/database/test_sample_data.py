@@ -13,6 +13,7 @@ from studyhall.database import DatabaseManager
 from studyhall.errors import DataConflictError, SchemaError
 from studyhall.models import (
     AIAgent,
+    AssessmentAttempt,
     Base,
     Course,
     Enrollment,
@@ -47,8 +48,8 @@ def dump(database, *, skip=("password_hash",)):
 
 
 # Tables the sample data never fills (sign-ins make user_sessions rows, services enqueue
-# jobs, students take tests): left out of the counts while empty, so a row still shows.
-NOT_SAMPLE_DATA = {"user_sessions", "jobs", "assessment_attempts", "attempt_answers"}
+# jobs): left out of the counts while empty, so a row in one still shows.
+NOT_SAMPLE_DATA = {"user_sessions", "jobs"}
 
 
 def counts(database):
@@ -111,6 +112,22 @@ def test_enrollments_and_sessions_are_consistent(tables):
                 )
             if session.status == "planned":
                 assert session.messages == [] and session.started_at is None
+        # Each completed session's test was taken and submitted in it, and scored right.
+        attempts = s.scalars(select(AssessmentAttempt)).all()
+        assert {a.study_session_id for a in attempts} == set(
+            s.scalars(select(StudySession.id).where(StudySession.status == "completed"))
+        )
+        for attempt in attempts:
+            session = attempt.study_session
+            assert attempt.student_id == session.student_id
+            assert attempt.assessment.learning_unit_id == session.learning_unit_id
+            assert session.started_at < attempt.started_at < attempt.submitted_at
+            assert attempt.submitted_at < session.ended_at
+            answers = attempt.answers
+            assert {a.question_id for a in answers} == {q.id for q in attempt.assessment.questions}
+            assert attempt.question_count == len(answers)
+            assert attempt.correct_count == sum(a.choice.is_correct for a in answers)
+            assert 0 < attempt.correct_count < attempt.question_count  # some right, some not
 
 
 def test_ending_the_running_session_records_the_time_until_its_last_message(tables):

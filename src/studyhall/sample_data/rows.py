@@ -415,6 +415,70 @@ def evaluations(bp: Blueprint) -> Iterator[Row]:
         }
 
 
+@cache
+def _first_question(unit_id: int) -> int:
+    """The id of the first question of the unit's test (ids run on, unit after unit)."""
+    return 1 + sum(_questions_of_unit(u) for u in range(1, unit_id))
+
+
+def _test_answers(s: PlannedSession) -> list[tuple[int, int, datetime]]:
+    """(question id, choice id, answered at) of a completed session's submitted test: a
+    question is answered right unless (session id + its index) is a multiple of 3, and
+    then "None of the above" (the last choice). Answers come a minute apart, from eight
+    minutes before the session ended."""
+    assert s.ended_at is not None
+    answers = []
+    first = _first_question(s.unit_id)
+    for n, question_id in enumerate(range(first, first + _questions_of_unit(s.unit_id))):
+        position = CHOICES_PER_QUESTION if (s.id + n) % 3 == 0 else question_id % 3 + 1
+        choice_id = (question_id - 1) * CHOICES_PER_QUESTION + position
+        answers.append((question_id, choice_id, s.ended_at - timedelta(minutes=7 - n)))
+    return answers
+
+
+def _tested(bp: Blueprint) -> Iterator[PlannedSession]:
+    """The sessions with a submitted test: the completed ones."""
+    return (s for s in planned_sessions(bp) if s.status == "completed" and s.ended_at)
+
+
+def assessment_attempts(bp: Blueprint) -> Iterator[Row]:
+    # Sample data: a unit's test has the unit's id.
+    for attempt_id, s in enumerate(_tested(bp), start=1):
+        answers = _test_answers(s)
+        assert s.ended_at is not None
+        yield {
+            "id": attempt_id,
+            "student_id": s.student_id,
+            "study_session_id": s.id,
+            "assessment_id": s.unit_id,
+            "started_at": s.ended_at - timedelta(minutes=8),
+            "answered_at": answers[-1][2],
+            "submitted_at": s.ended_at - timedelta(minutes=1),
+            "correct_count": sum(_is_right(c) for _, c, _ in answers),
+            "question_count": len(answers),
+        }
+
+
+def _is_right(choice_id: int) -> bool:
+    """Whether a sample choice is its question's correct one (see `assessment_choices`)."""
+    question_id, position = divmod(choice_id - 1, CHOICES_PER_QUESTION)
+    return position + 1 == (question_id + 1) % 3 + 1
+
+
+def attempt_answers(bp: Blueprint) -> Iterator[Row]:
+    answer_id = 0
+    for attempt_id, s in enumerate(_tested(bp), start=1):
+        for question_id, choice_id, answered_at in _test_answers(s):
+            answer_id += 1
+            yield {
+                "id": answer_id,
+                "attempt_id": attempt_id,
+                "question_id": question_id,
+                "choice_id": choice_id,
+                "answered_at": answered_at,
+            }
+
+
 RowMaker = Callable[[Blueprint], Iterator[Row]]
 
 # In foreign-key order: every row refers only to rows of tables listed before it.
@@ -435,6 +499,8 @@ TABLES: tuple[tuple[str, RowMaker], ...] = (
     ("study_sessions", study_sessions),
     ("study_messages", study_messages),
     ("evaluations", evaluations),
+    ("assessment_attempts", assessment_attempts),
+    ("attempt_answers", attempt_answers),
 )
 
 
@@ -448,11 +514,16 @@ def expected_rows(bp: Blueprint) -> dict[str, int]:
         study_sessions=0,
         study_messages=0,
         evaluations=0,
+        assessment_attempts=0,
+        attempt_answers=0,
     )
     for s in planned_sessions(bp):
         counts["study_sessions"] += 1
         counts["study_messages"] += s.messages
-        counts["evaluations"] += s.status == "completed"
+        if s.status == "completed":
+            counts["evaluations"] += 1
+            counts["assessment_attempts"] += 1
+            counts["attempt_answers"] += _questions_of_unit(s.unit_id)
     return counts
 
 
@@ -475,9 +546,11 @@ __all__ = [
     "TABLES",
     "UNITS_PER_COURSE",
     "ai_agents",
+    "assessment_attempts",
     "assessment_choices",
     "assessment_questions",
     "assessments",
+    "attempt_answers",
     "courses",
     "enrollments",
     "evaluations",
