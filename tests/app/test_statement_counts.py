@@ -115,6 +115,9 @@ PAGES: dict[str, tuple[str, Callable[[World], str]]] = {
     "my_courses": ("alice", lambda w: "/my_courses"),
     "course": ("alice", lambda w: f"/courses/{w.algebra}"),
     "study_session": ("alice", lambda w: f"/study_sessions/{w.a_session}"),
+    # What the open session page polls (JSON): new messages, the evaluation.
+    "study_session_messages": ("alice", lambda w: f"/study_sessions/{w.a_session}/messages"),
+    "study_session_evaluation": ("alice", lambda w: f"/study_sessions/{w.a_session}/evaluation"),
     "history": ("alice", lambda w: "/history"),
     "family": ("paula", lambda w: "/family"),
     "school": ("mona", lambda w: "/school"),

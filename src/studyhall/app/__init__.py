@@ -18,7 +18,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from studyhall.app import auth, family, favicon, health, school, student, student_tests
+from studyhall.app import (
+    auth,
+    family,
+    favicon,
+    health,
+    school,
+    session_updates,
+    student,
+    student_tests,
+)
 from studyhall.app import metrics as metrics_page
 from studyhall.app.access import IdConverter
 from studyhall.app.config import AppSettings, load_app_settings
@@ -104,7 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_inputs(app)
     init_headers(app)
     init_errors(app)
-    for module in (auth, student, student_tests, family, health, favicon):
+    for module in (auth, student, student_tests, session_updates, family, health, favicon):
         app.register_blueprint(module.bp)
     school.init_app(app)
     metrics_page.init_app(app)

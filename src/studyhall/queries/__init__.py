@@ -11,16 +11,19 @@ from studyhall.queries.course_cards import (
 )
 from studyhall.queries.family import courses_by_student, recent_sessions_by_student
 from studyhall.queries.material_search import HitKind, MaterialHit, search_material
+from studyhall.queries.session_updates import MessageRow, messages_after
 
 __all__ = [
     "CourseCard",
     "CourseSummary",
     "HitKind",
     "MaterialHit",
+    "MessageRow",
     "SessionCourseCards",
     "StudentCourses",
     "course_cards",
     "courses_by_student",
+    "messages_after",
     "recent_sessions_by_student",
     "search_material",
     "session_course_cards",
