@@ -84,6 +84,11 @@ class TransactionRolledBackError(SessionError):
     """
 
 
+class AsyncContextError(SessionError):
+    """Raised when synchronous database code runs on the event loop inside an async unit of
+    work (it would block every task of the loop), or asks for a blocking unit of its own."""
+
+
 class ReadOnlyTransactionError(SessionError):
     """Raised when a read-only unit of work tries to write (flush)."""
 
@@ -113,6 +118,7 @@ class LeaseLostError(StudyhallError):
 
 __all__ = [
     "AccessDeniedError",
+    "AsyncContextError",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
     "ConflictError",

@@ -9,9 +9,16 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.database import (
+    DatabaseManager,
+    get_current_async_session,
+    get_current_session,
+    with_db_session,
+)
 from studyhall.database.session_context import has_active_session
 from studyhall.errors import CrossThreadSessionError, TransactionRolledBackError
+from tests.database.async_notes import add_note as add_note_async
+from tests.database.async_notes import run as run_async
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 
@@ -156,17 +163,17 @@ def test_32_asyncio_tasks_each_see_only_their_own_session(notes_db, db_settings)
 
         @with_db_session
         async def work(note_id):
-            session = get_current_session()
+            session = get_current_async_session()
             await inside.wait()  # every task is now inside its unit of work at once
-            # Write without yielding: SQLite locks the whole file for a writer, and a task
-            # waiting on that lock would block the loop the holder needs to finish.
-            add_note(session, note_id)
-            assert get_current_session() is session
+            # Awaited: an async unit never blocks the loop (SQLite's lock waits in
+            # aiosqlite's thread), so the other tasks go on meanwhile.
+            await add_note_async(session, note_id)
+            assert get_current_async_session() is session
             return session
 
         return await asyncio.gather(*(work(i) for i in range(1, tasks + 1)))
 
-    sessions = asyncio.run(run_all())
+    sessions = run_async(run_all)
     assert len({id(s) for s in sessions}) == tasks
     assert committed_ids(db_settings) == list(range(1, tasks + 1))
 
@@ -184,23 +191,22 @@ def test_a_session_used_from_another_thread_is_refused(notes_db, db_settings):
 def test_a_child_task_opens_its_own_unit_instead_of_joining_its_parent(notes_db, db_settings):
     @with_db_session
     async def child(note_id):
-        # Write without yielding (see the test above): SQLite locks the whole file.
-        add_note(get_current_session(), note_id)
-        return get_current_session()
+        await add_note_async(get_current_async_session(), note_id)
+        return get_current_async_session()
 
     async def bare_child():
-        return get_current_session()
+        return get_current_async_session()
 
     @with_db_session
     async def parent():
-        mine = get_current_session()
+        mine = get_current_async_session()
         sessions = await asyncio.gather(child(1), child(2))
-        with pytest.raises(CrossThreadSessionError, match="Decorate the function"):
+        with pytest.raises(CrossThreadSessionError, match="Decorate the coroutine"):
             await asyncio.create_task(bare_child())
-        assert get_current_session() is mine
+        assert get_current_async_session() is mine
         return mine, sessions
 
-    mine, sessions = asyncio.run(parent())
+    mine, sessions = run_async(parent)
     assert len({id(mine), *map(id, sessions)}) == 3
     assert committed_ids(db_settings) == [1, 2]
 
@@ -214,8 +220,8 @@ def test_a_function_sent_to_a_thread_with_its_context_opens_its_own_unit(notes_d
     @with_db_session
     async def parent():
         assert not await asyncio.to_thread(has_active_session)
-        return get_current_session(), await asyncio.to_thread(in_thread, 5)
+        return get_current_async_session(), await asyncio.to_thread(in_thread, 5)
 
-    mine, theirs = asyncio.run(parent())
-    assert mine is not theirs
+    mine, theirs = run_async(parent)
+    assert mine.sync_session is not theirs
     assert committed_ids(db_settings) == [5]

@@ -8,8 +8,15 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.database import (
+    DatabaseManager,
+    get_current_async_session,
+    get_current_session,
+    with_db_session,
+)
 from studyhall.errors import ConfigurationError
+from tests.database.async_notes import add_note as add_note_async
+from tests.database.async_notes import run as run_async
 from tests.database.notes import Note, add_note, committed_ids, create_notes, notes
 
 
@@ -190,12 +197,12 @@ def test_an_async_function_is_retried_too(notes_db, db_settings):
 
     @with_db_session(retries=2)
     async def flaky():
-        calls.append(get_current_session())
-        add_note(get_current_session(), 7 + len(calls))
+        calls.append(get_current_async_session())
+        await add_note_async(get_current_async_session(), 7 + len(calls))
         await asyncio.sleep(0)
         if len(calls) == 1:
             raise OperationalError("UPDATE", {}, _Deadlock())
         return len(calls)
 
-    assert asyncio.run(flaky()) == 2
+    assert run_async(flaky) == 2
     assert committed_ids(db_settings) == [1, 2, 9]

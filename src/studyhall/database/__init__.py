@@ -9,7 +9,9 @@ from studyhall.config import DatabaseSettings
 from studyhall.database.decorators import with_db_session
 from studyhall.database.session_context import (
     SessionContext,
+    get_current_async_session,
     get_current_session,
+    has_active_async_session,
     has_active_session,
     set_current_session,
 )
@@ -18,6 +20,7 @@ from studyhall.db.background import submit_with_session
 from studyhall.db.transaction import on_commit
 from studyhall.errors import (
     AccessDeniedError,
+    AsyncContextError,
     CommitOutcomeUnknownError,
     ConfigurationError,
     ConflictError,
@@ -42,6 +45,7 @@ from studyhall.models.errors import InvalidCursorError, InvalidFilterError, Mode
 
 __all__ = [
     "AccessDeniedError",
+    "AsyncContextError",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
     "ConflictError",
@@ -67,7 +71,9 @@ __all__ = [
     "StudyhallError",
     "TransactionRolledBackError",
     "UnsafeOperationError",
+    "get_current_async_session",
     "get_current_session",
+    "has_active_async_session",
     "has_active_session",
     "on_commit",
     "set_current_session",

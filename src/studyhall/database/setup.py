@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from studyhall import migrations, sample_data
 from studyhall.config import DatabaseSettings, is_production, load_settings
 from studyhall.db import default, schema
+from studyhall.db.aio import AsyncUnitOfWork
 from studyhall.db.engine import Database
 from studyhall.db.schema import DDL_LOCK_TIMEOUT
 from studyhall.db.transaction import Propagation, UnitOfWork
@@ -114,6 +115,32 @@ class DatabaseManager:
         return cls.database().unit_of_work(
             propagation, read_only=read_only, isolation_level=isolation_level
         )
+
+    @classmethod
+    def get_async_session(
+        cls,
+        propagation: Propagation = "required",
+        *,
+        read_only: bool = False,
+        isolation_level: str | None = None,
+    ) -> AsyncUnitOfWork:
+        """Async context manager yielding the current async unit of work's AsyncSession.
+
+        The same options and semantics as `get_session`, keyed to the asyncio task:
+        `async with DatabaseManager.get_async_session() as session: ...`.
+        """
+        return (
+            cls.database()
+            .async_database()
+            .unit_of_work(propagation, read_only=read_only, isolation_level=isolation_level)
+        )
+
+    @classmethod
+    async def dispose_async(cls) -> None:
+        """Close the running event loop's async connections (an ASGI app's shutdown)."""
+        database = default.current()
+        if database is not None:
+            await database.dispose_async()
 
     @classmethod
     def create_tables(cls, *, lock_timeout: float = DDL_LOCK_TIMEOUT) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar, overload
+from typing import ParamSpec, TypeVar, cast, overload
 
 from studyhall.db import default
+from studyhall.db.aio import AsyncUnitOfWork, run_in_async_unit
 from studyhall.db.transaction import (
     Propagation,
     UnitOfWork,
@@ -48,13 +50,27 @@ def with_db_session(
     call that raises marks the unit it joined rollback-only. With `retries=N`, a call that
     owns its unit of work is run again in a fresh transaction, up to N times, after a
     deadlock, lock timeout, serialization failure or lost connection (never after
-    COMMIT was sent). `async def` functions get a session of their own task.
+    COMMIT was sent). On an `async def` the unit is an async one (`AsyncUnitOfWork`,
+    keyed to the task): the coroutine uses `get_current_async_session()`.
     """
     check_propagation(propagation)
     if not isinstance(retries, int) or retries < 0:
         raise ConfigurationError(f"retries={retries!r} must be a whole number >= 0.")
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        if inspect.iscoroutinefunction(func):
+
+            def async_unit() -> AsyncUnitOfWork:
+                database = default.database().async_database()
+                return database.unit_of_work(
+                    propagation, read_only=read_only, isolation_level=isolation_level
+                )
+
+            wrapped_async = run_in_async_unit(
+                func, async_unit, propagation=propagation, retries=retries
+            )
+            return cast(Callable[P, R], wrapped_async)
+
         def unit() -> UnitOfWork:
             return default.database().unit_of_work(
                 propagation, read_only=read_only, isolation_level=isolation_level

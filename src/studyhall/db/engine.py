@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine
@@ -13,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from studyhall.config import DatabaseSettings
+from studyhall.db.aio import AsyncDatabase
 from studyhall.db.backends import build_engine
 from studyhall.db.session import StudyhallSession
 from studyhall.db.spare_sessions import ReusingSessionmaker
@@ -39,6 +42,32 @@ class Database:
         self.session_factory: sessionmaker[Session] = ReusingSessionmaker(
             self.engine, class_=StudyhallSession, expire_on_commit=False
         )
+        # The async flavour, one per event loop: asyncio connections belong to their loop.
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDatabase] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._async_lock = threading.Lock()
+
+    def async_database(self) -> AsyncDatabase:
+        """The async engine and sessions on the same settings, for the running event loop.
+
+        Built on first use in each loop; `await dispose_async()` closes its connections
+        before the loop ends (an ASGI app's shutdown, the end of `asyncio.run`'s coroutine).
+        """
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            with self._async_lock:
+                found = self._async.get(loop)
+                if found is None:
+                    found = self._async[loop] = AsyncDatabase(self.settings)
+        return found
+
+    async def dispose_async(self) -> None:
+        """Close the running loop's async connections; the next async unit opens new ones."""
+        found = self._async.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found.dispose()
 
     def unit_of_work(
         self,
@@ -69,8 +98,17 @@ class Database:
         return _BoundDatabase(self, connection)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection of the sync engine; forget the async engines.
+
+        The async engines' connections can only be closed in their own loop
+        (`dispose_async`); those left are dropped without a word sent on them.
+        """
         self.engine.dispose()
+        with self._async_lock:
+            left = list(self._async.values())
+            self._async.clear()
+        for database in left:
+            database.engine.sync_engine.dispose(close=False)
 
     def __repr__(self) -> str:
         return f"Database({self.settings.masked_url!r})"
@@ -120,6 +158,13 @@ class _BoundDatabase(Database):
         """A unit of work on the bound connection; `isolation_level` is ignored (the
         connection's transaction is begun already, and its level cannot change)."""
         return super().unit_of_work(propagation, read_only=read_only)
+
+    def async_database(self) -> AsyncDatabase:
+        """Refused: an async unit cannot run on the bound (sync) connection."""
+        raise SessionError(
+            "This Database is bound to one connection (a test's transaction), which async "
+            "units of work cannot share. Test async code against a throwaway database."
+        )
 
     def dispose(self) -> None:
         """Nothing: the engine and the connection belong to the caller."""

@@ -16,8 +16,10 @@ from typing import Any, NoReturn
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util.concurrency import in_greenlet
 
 from studyhall.errors import (
+    AsyncContextError,
     CrossThreadSessionError,
     ReadOnlyTransactionError,
     SessionError,
@@ -64,6 +66,37 @@ def opened_in_this_process(session: Session) -> bool:
     """False for a studyhall session a forked child inherited from its parent."""
     owner = getattr(session, "_owner", None)
     return owner is None or owner[0] == _fork_generation
+
+
+ON_LOOP_MESSAGE = (
+    "This is synchronous database code running inside an async unit of work, on the event "
+    "loop, where every query would block all the loop's tasks. From async code use "
+    "`get_current_async_session()` and await its methods (`await session.execute(...)`), "
+    "or the awaiting model helpers (`await Model.aget_by(...)`); run synchronous code in "
+    "the unit with `await get_current_async_session().run_sync(lambda session: fn())`. "
+    "Reading a relationship or an expired attribute that is not loaded loads it lazily: "
+    "load it in the query (`options(selectinload(Model.relation))`) or await it "
+    "(`await obj.awaitable_attrs.relation`)."
+)
+
+
+def check_sync_use(session: Session, propagation: str = "required") -> None:
+    """Refuse synchronous use of an async unit's session outside SQLAlchemy's greenlet
+    (on the event loop), and a sync `requires_new` unit inside one (a blocking connection).
+
+    Inside `run_sync` (the greenlet) a sync call may join the async unit: its statements
+    are awaited by the greenlet."""
+    if not getattr(session, "runs_async", False):
+        return
+    if not in_greenlet():
+        raise AsyncContextError(ON_LOOP_MESSAGE)
+    if propagation == "requires_new":
+        raise AsyncContextError(
+            "A synchronous propagation='requires_new' unit inside an async unit of work would "
+            "open a blocking connection on the event loop. Open it as an async unit: "
+            "`async with DatabaseManager.get_async_session(propagation='requires_new')`, or "
+            "an `async def` decorated with `@with_db_session(propagation='requires_new')`."
+        )
 
 
 def rolled_back_message(first: BaseException | None) -> str:
@@ -115,6 +148,10 @@ class StudyhallSession(Session):
     mistake into a clear error at the first statement or flush.
     """
 
+    # True for the session inside an AsyncSession of an async unit of work: synchronous
+    # code may use it only inside SQLAlchemy's greenlet (`check_sync_use`).
+    runs_async = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owner = _current_owner()
@@ -136,6 +173,9 @@ class StudyhallSession(Session):
         prepare every ORM statement twice.
         """
         self.check_owner()
+        if self.runs_async and not in_greenlet():
+            # Sync use on the event loop: a lazy load, or sync code in an async unit.
+            raise AsyncContextError(ON_LOOP_MESSAGE)
         mark = self.info.get(BROKEN)
         if mark is not None:
             refuse_broken(mark)
@@ -191,11 +231,13 @@ def _check_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 __all__ = [
     "BROKEN",
+    "ON_LOOP_MESSAGE",
     "DEPTH",
     "READ_ONLY",
     "READ_ONLY_MESSAGE",
     "StudyhallSession",
     "belongs_here",
+    "check_sync_use",
     "descends_from",
     "mark_broken",
     "opened_in_this_process",

@@ -2,6 +2,11 @@
 
 The helpers use the session of the current unit of work (`get_current_session()`), so
 they work inside `with DatabaseManager.get_session():` or a `@with_db_session` function.
+Their async twins (`aget_by`, `aget`, `acreate`, `acount`, `aexists`) are awaited inside an
+async unit of work: each runs the sync helper in its AsyncSession (`run_sync`), so there is
+one implementation. Relationships never load lazily on the event loop: that raises
+AsyncContextError with advice; `await obj.awaitable_attrs.name` (SQLAlchemy's AsyncAttrs)
+or `selectinload` in the query load them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any, ClassVar, Literal, Self, overload
 
 from sqlalchemy import ColumnElement, MetaData, func, or_, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import (
     DeclarativeBase,
     InstrumentedAttribute,
@@ -22,6 +28,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
+from studyhall.db.aio import get_current_async_session
 from studyhall.db.transaction import get_current_session
 from studyhall.models.errors import InvalidFilterError
 from studyhall.models.filters import check_value
@@ -40,7 +47,7 @@ NAMING_CONVENTION = {
 _SEQUENCE_TYPES = (list, tuple, set, frozenset)
 
 
-class Base(DeclarativeBase):
+class Base(AsyncAttrs, DeclarativeBase):
     """Base class of every studyhall model, with ActiveRecord-style query helpers."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -212,6 +219,48 @@ class Base(DeclarativeBase):
         """Whether a row matches `filters` (as in `get_by`). Requires an active session."""
         query = select(*cls._primary_key()).where(*cls.filter_criteria(filters)).limit(1)
         return get_current_session().execute(query).first() is not None
+
+    @overload
+    @classmethod
+    async def aget_by(cls, *, first: Literal[True], **filters: Any) -> Self | None: ...
+
+    @overload
+    @classmethod
+    async def aget_by(
+        cls, *, first: Literal[False] = ..., limit: int | None = ..., **filters: Any
+    ) -> list[Self]: ...
+
+    @classmethod
+    async def aget_by(
+        cls, *, first: bool = False, limit: int | None = None, **filters: Any
+    ) -> Self | None | list[Self]:
+        """`get_by`, awaited. Requires an active async unit of work."""
+        session = get_current_async_session()
+        if first:
+            if limit is not None:
+                raise InvalidFilterError("first=True reads one row; pass either first or limit.")
+            return await session.run_sync(lambda _: cls.get_by(first=True, **filters))
+        return await session.run_sync(lambda _: cls.get_by(limit=limit, **filters))
+
+    @classmethod
+    async def aget(cls, ident: Any) -> Self | None:
+        """`get`, awaited. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(lambda _: cls.get(ident))
+
+    @classmethod
+    async def acreate(cls, **fields: Any) -> Self:
+        """`create`, awaited: the row is flushed. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(lambda _: cls.create(**fields))
+
+    @classmethod
+    async def acount(cls, **filters: Any) -> int:
+        """`count`, awaited. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(lambda _: cls.count(**filters))
+
+    @classmethod
+    async def aexists(cls, **filters: Any) -> bool:
+        """`exists`, awaited. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(lambda _: cls.exists(**filters))
 
     def __repr__(self) -> str:
         # Only already-loaded values: a repr must never emit SQL or show a secret.

@@ -94,6 +94,14 @@ def needs_reset(dbapi_connection: Any) -> bool:
     in_transaction = getattr(dbapi_connection, "in_transaction", None)
     if isinstance(in_transaction, bool):  # sqlite3: exact
         return in_transaction
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver is not dbapi_connection:
+        # An asyncio driver behind SQLAlchemy's adapter: aiosqlite's in_transaction is
+        # sqlite3's (exact); asyncmy has no exact flag, so it is always reset.
+        try:
+            return needs_reset(driver)
+        except ValueError:  # aiosqlite's, once closed: "no active connection"
+            return True
     return True  # a connection we cannot read (e.g. made by a user's do_connect listener)
 
 

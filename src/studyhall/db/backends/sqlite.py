@@ -52,9 +52,19 @@ def install(engine: Engine) -> None:
             return
         dbapi_connection.execute("BEGIN IMMEDIATE" if IMMEDIATE_BEGIN.get() else "BEGIN")
 
+    def do_begin_adapted(dbapi_connection: Any) -> None:
+        # aiosqlite through SQLAlchemy's adapter: the state is on the driver's connection
+        # (read in place: sqlite3 keeps it in the connection object), the BEGIN goes
+        # through the adapter's execute, which awaits the driver's thread.
+        driver = dbapi_connection.driver_connection
+        if driver.isolation_level is None or driver.in_transaction:
+            return
+        dbapi_connection.execute("BEGIN IMMEDIATE" if IMMEDIATE_BEGIN.get() else "BEGIN")
+
     # An override, not a `begin` listener: any Connection event moves every statement
     # onto SQLAlchemy's slower event path (about 20 us per transaction).
-    engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
+    adapted = engine.dialect.is_async
+    engine.dialect.do_begin = do_begin_adapted if adapted else do_begin  # type: ignore[method-assign]
 
 
 def create_file(settings: DatabaseSettings) -> bool:

@@ -17,7 +17,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from studyhall.db.session import StudyhallSession, descends_from
-from studyhall.db.transaction.context import current_session, get_current_session
+from studyhall.db.transaction.context import (
+    active_session,
+    current_session,
+    get_current_session,
+)
 from studyhall.log import get_logger
 
 log = get_logger(__name__)
@@ -29,8 +33,10 @@ Callback = Callable[[], Any]
 
 
 def on_commit(callback: Callback, session: Session | None = None) -> None:
-    """Run `callback()` after the current unit of work commits. Requires an active session."""
-    session = session or get_current_session()
+    """Run `callback()` after the current unit of work commits. Requires an active session.
+
+    Also from async code inside an async unit: registering sends nothing to the server."""
+    session = session or active_session() or get_current_session()
     transaction = session.get_nested_transaction() or session.get_transaction()
     if transaction is None:
         transaction = session.begin()

@@ -6,7 +6,7 @@ from contextvars import ContextVar, Token
 
 from sqlalchemy.orm import Session
 
-from studyhall.db.session import belongs_here
+from studyhall.db.session import belongs_here, check_sync_use
 from studyhall.errors import CrossThreadSessionError, NoActiveSessionError
 
 current_session: ContextVar[Session | None] = ContextVar("studyhall.session", default=None)
@@ -42,6 +42,7 @@ def get_current_session() -> Session:
             "gather, asyncio.to_thread, os.fork). Decorate the function it runs with "
             "`@with_db_session` so that it opens a unit of work of its own."
         )
+    check_sync_use(session)
     return session
 
 

@@ -7,18 +7,16 @@ connection lost before COMMIT was sent, never after.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from studyhall.db.metrics import record_retry
 from studyhall.db.retry import backoff_delay, is_retryable
-from studyhall.db.session import BROKEN, DEPTH, refuse_broken
+from studyhall.db.session import BROKEN, DEPTH, check_sync_use, refuse_broken
 from studyhall.db.slow_statements import owner_name
 from studyhall.db.transaction.context import active_session
 from studyhall.db.transaction.units import Propagation, UnitOfWork, fail_joined
@@ -45,21 +43,11 @@ def run_in_unit(
     joins = propagation in ("required", "mandatory") and not read_only
     owner = owner_name(func)  # what the slow-statement log names as the unit's owner
 
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            current = active_session()
-            if retries and (current is None or propagation == "requires_new"):
-                return await _run_with_retries_async(func, unit, retries, args, kwargs)
-            with _owned(unit(), owner):
-                return await func(*args, **kwargs)
-
-        return async_wrapper
-
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         current = active_session()
+        if current is not None and getattr(current, "runs_async", False):
+            check_sync_use(current, propagation)
         if joins and current is not None:
             # The hot path of a joined call.
             info = current.info
@@ -96,38 +84,17 @@ def _run_with_retries(
         session = uow.__enter__()
         try:
             result = func(*args, **kwargs)
-            _settle(session)
+            settle(session)
         except BaseException as exc:
             uow.__exit__(type(exc), exc, exc.__traceback__)
-            time.sleep(_retry_delay(func, attempt, retries, exc))
+            time.sleep(retry_delay(func, attempt, retries, exc))
             continue
         # COMMIT happens here; its failure is never retried (its outcome is unknown).
         uow.__exit__(None, None, None)
         return result
 
 
-async def _run_with_retries_async(
-    func: Callable[..., Awaitable[R]], unit: UnitFactory, retries: int, args: Any, kwargs: Any
-) -> R:
-    attempt = 0
-    owner = owner_name(func)
-    while True:
-        attempt += 1
-        uow = _owned(unit(), owner)
-        uow.retries = attempt - 1
-        session = uow.__enter__()
-        try:
-            result = await func(*args, **kwargs)
-            _settle(session)
-        except BaseException as exc:
-            uow.__exit__(type(exc), exc, exc.__traceback__)
-            await asyncio.sleep(_retry_delay(func, attempt, retries, exc))
-            continue
-        uow.__exit__(None, None, None)
-        return result
-
-
-def _settle(session: Session) -> None:
+def settle(session: Session) -> None:
     """Raise, while a retry is still safe, what would otherwise fail at COMMIT: a
     rollback-only mark (so a swallowed conflict is retried too) or a conflicting flush."""
     mark = session.info.get(BROKEN)
@@ -136,9 +103,7 @@ def _settle(session: Session) -> None:
     session.flush()
 
 
-def _retry_delay(
-    func: Callable[..., Any], attempt: int, retries: int, exc: BaseException
-) -> float:
+def retry_delay(func: Callable[..., Any], attempt: int, retries: int, exc: BaseException) -> float:
     """Seconds to wait before running `func` again; re-raise `exc` when it must not be."""
     cause = exc.__cause__ if isinstance(exc, TransactionRolledBackError) else exc
     if attempt > retries or cause is None or not is_retryable(cause):
@@ -158,5 +123,7 @@ def _retry_delay(
 
 __all__ = [
     "UnitFactory",
+    "retry_delay",
     "run_in_unit",
+    "settle",
 ]

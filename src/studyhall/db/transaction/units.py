@@ -26,6 +26,7 @@ from studyhall.db.session import (
     BROKEN,
     DEPTH,
     READ_ONLY,
+    check_sync_use,
     descends_from,
     mark_broken,
     opened_in_this_process,
@@ -247,6 +248,8 @@ class UnitOfWork:
     def __enter__(self) -> Session:
         current = active_session()
         propagation = self.propagation
+        if current is not None:
+            check_sync_use(current, propagation)
         if current is not None and propagation in ("required", "mandatory"):
             self._mode, self._session = _JOIN, current
             self._enter_read_only(current)
