@@ -13,6 +13,7 @@ from studyhall.jobs.registry import RunningJob, handler
 # Modules whose import registers handlers (e.g. the Teacher's replies, evaluations).
 MODULES: tuple[str, ...] = (
     "studyhall.jobs.teacher",
+    "studyhall.jobs.evaluator",
     "studyhall.jobs.sessions",
 )
 

@@ -65,6 +65,7 @@ from studyhall.services.errors import (
     NotEnrolledError,
     NotFoundError,
 )
+from studyhall.services.session_evaluations import request_evaluation
 from studyhall.services.teacher_replies import request_reply
 
 M = TypeVar("M")
@@ -147,12 +148,15 @@ def add_message(session_id: int, role: MessageRole | str, content: str) -> Study
 
 @with_db_session
 def end(session_id: int, *, idle_limit: timedelta | None = None) -> StudySession:
-    """Complete an active session, recording when it ended and how long it lasted.
+    """Complete an active session, recording when it ended and how long it lasted, and
+    enqueue its evaluation (`session_evaluations`; committed with the end, or not at all).
 
     A session idle past `idle_limit` (default: `config.session_idle_limit()`) ends at its
     last activity (see the module docstring).
     """
-    return _finish(session_id, "end", (ACTIVE,), SessionStatus.COMPLETED, idle_limit)
+    ended = _finish(session_id, "end", (ACTIVE,), SessionStatus.COMPLETED, idle_limit)
+    request_evaluation(session_id)
+    return ended
 
 
 @with_db_session
@@ -164,7 +168,8 @@ def cancel(session_id: int, *, idle_limit: timedelta | None = None) -> StudySess
 @with_db_session
 def close_idle(idle_limit: timedelta | None = None, *, batch: int = 500) -> list[int]:
     """Complete the active sessions idle past `idle_limit` (default:
-    `config.session_idle_limit()`) at their last activity; the ids of those closed.
+    `config.session_idle_limit()`) at their last activity, enqueueing the evaluation of
+    each, as `end` does; the ids of those closed.
 
     At most `batch` sessions, oldest activity first. Each is closed by an UPDATE guarded
     by the last activity it was read with, so a message that lands meanwhile keeps its
@@ -199,6 +204,7 @@ def close_idle(idle_limit: timedelta | None = None, *, batch: int = 500) -> list
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined, unused-ignore]
+            request_evaluation(row.id)
             closed.append(row.id)
     return closed
 
