@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         logs = [folder / f"worker-{i}.log" for i in range(args.workers)]
         workers = [start_worker(settings, log) for log in logs]
         up_since = [time.monotonic()] * len(workers)
+        marks = sorted(chance.sample(range(1, args.jobs), min(args.kills, args.jobs - 1)))
         kills = 0
         deadline = started + args.timeout
         while time.monotonic() < deadline:
@@ -152,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             done = status.get(JobStatus.DONE, 0)
             if done + status.get(JobStatus.DEAD, 0) >= args.jobs:
                 break
-            # Kills land on workers at work: once jobs are done, on a worker up for a while.
+            # Kills are spread over the run (each when the done count passes a random mark)
+            # and land on workers at work (up for a while, so not still starting).
             ready = [i for i, t in enumerate(up_since) if time.monotonic() - t > WARM_UP]
-            if kills < args.kills and done and ready:
-                time.sleep(chance.uniform(0.05, 0.6))
+            if kills < len(marks) and done >= marks[kills] and ready:
+                time.sleep(chance.uniform(0, 0.2))
                 victim = chance.choice(ready)
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait(30)
