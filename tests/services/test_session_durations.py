@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from studyhall.database import DatabaseManager
-from studyhall.models import MessageRole, SessionStatus, StudySession
+from studyhall.models import Job, MessageRole, SessionStatus, StudySession
 from studyhall.models.types import utcnow
+from studyhall.services.session_evaluations import EVALUATION_JOB, SESSION_ID
 from studyhall.services.study_session import lifecycle
 from tests.models.factories import World
 
@@ -120,3 +121,14 @@ def test_close_idle_reads_the_configured_limit(world, monkeypatch, minutes, clos
     idle_since(session_id)
 
     assert lifecycle.close_idle() == ([session_id] if closed else [])
+
+
+def test_a_session_closed_when_idle_gets_its_evaluation_job(world):
+    session_id = running(world)
+    idle_since(session_id)
+
+    assert lifecycle.close_idle() == [session_id]
+
+    with DatabaseManager.get_session() as session:
+        jobs = session.scalars(select(Job).where(Job.kind == EVALUATION_JOB)).all()
+    assert [job.payload for job in jobs] == [{SESSION_ID: session_id}]
