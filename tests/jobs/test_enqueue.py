@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from studyhall.database import DatabaseManager, get_current_session
+from studyhall.db.recording import record_statements
 from studyhall.jobs import DOORBELL, enqueue
 from studyhall.models import Job, JobStatus
 from studyhall.models.types import utcnow
@@ -105,3 +106,26 @@ def test_enqueue_without_a_unit_opens_its_own(jobs_db):
     assert [r.id for r in jobs_in(jobs_db)] == [job_id]
     with DatabaseManager.get_session():
         assert get_current_session().get(Job, job_id) is not None
+
+
+def test_many_jobs_in_one_unit_wake_the_workers_once(jobs_db):
+    with DatabaseManager.get_session(), record_statements() as seen:
+        for n in range(5):
+            enqueue("test.effect", {"n": n})
+    notifies = [s for s in seen.statements if s.startswith("NOTIFY")]
+    assert len(notifies) == (1 if jobs_db.settings.backend == "postgresql" else 0)
+    assert seen.count == 5 + len(notifies)
+
+
+def test_a_savepoint_rolled_back_does_not_take_the_wake_up_of_the_unit_with_it(jobs_db):
+    before = DOORBELL.generation
+    with DatabaseManager.get_session() as session, record_statements() as seen:
+        with pytest.raises(ValueError), DatabaseManager.get_session(propagation="nested"):
+            enqueue("test.effect", {"n": 1})
+            raise ValueError
+        enqueue("test.effect", {"n": 2})
+        assert session.query(Job).count() == 1
+    assert DOORBELL.generation > before
+    notifies = [s for s in seen.statements if s.startswith("NOTIFY")]
+    # The NOTIFY sent in the savepoint went with it: the unit sends its own.
+    assert len(notifies) == (2 if jobs_db.settings.backend == "postgresql" else 0)

@@ -31,6 +31,9 @@ from studyhall.models.types import utcnow
 CHANNEL = "studyhall_jobs"
 
 _jobs = Job.metadata.tables[Job.__tablename__]
+_NOTIFY = text(f"NOTIFY {CHANNEL}")
+# session.info: the (sub)transaction whose commit wakes the workers already.
+WOKEN = "studyhall.jobs.woken"
 
 
 class Doorbell:
@@ -97,10 +100,23 @@ def enqueue(
     job_id = _insert(session, dialect, values)
     if job_id is None:
         return None
-    if dialect == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))
-    on_commit(DOORBELL.ring, session)
+    _wake_at_commit(session, dialect)
     return job_id
+
+
+def _wake_at_commit(session: Session, dialect: str) -> None:
+    """Wake workers once the unit commits: once per (sub)transaction, however many jobs.
+
+    Both the NOTIFY and the on_commit callback go with a savepoint that rolls back, so
+    the mark is the innermost transaction: a later job outside that savepoint wakes again.
+    """
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and session.info.get(WOKEN) is transaction:
+        return
+    if dialect == "postgresql":
+        session.execute(_NOTIFY)
+    on_commit(DOORBELL.ring, session)
+    session.info[WOKEN] = session.get_nested_transaction() or session.get_transaction()
 
 
 def _insert(session: Session, dialect: str, values: dict[str, Any]) -> int | None:
