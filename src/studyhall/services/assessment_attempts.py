@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from studyhall.db.decorators import with_db_session
 from studyhall.db.transaction import get_current_session
@@ -41,6 +41,7 @@ from studyhall.services.errors import (
     InvalidTransitionError,
     NotFoundError,
 )
+from studyhall.services.guarded_update import guarded_update
 
 M = TypeVar("M")
 
@@ -188,36 +189,27 @@ def _question_count() -> Any:
 
 def _open(attempt_id: int, **values: Any) -> AssessmentAttempt:
     """Apply `values` to the attempt if it is not submitted; return it fresh."""
-    session = get_current_session()
-    result = session.execute(
-        update(AssessmentAttempt)
-        .where(AssessmentAttempt.id == attempt_id, AssessmentAttempt.submitted_at.is_(None))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    attempt, applied = guarded_update(
+        AssessmentAttempt, attempt_id, AssessmentAttempt.submitted_at.is_(None), **values
     )
-    attempt = session.get(AssessmentAttempt, attempt_id, populate_existing=True)
     if attempt is None:
         raise NotFoundError(f"No test attempt has id {attempt_id}; check the id.")
-    # As in lifecycle._transition: the ignore is needed on SQLAlchemy releases that type
-    # execute() as Result.
-    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
+    if not applied:
         raise _already_submitted(attempt)
     return attempt
 
 
 def _running(study_session_id: int, verb: str) -> StudySession:
     """Mark the session active now if it is active; return it fresh."""
-    session: Session = get_current_session()
-    result = session.execute(
-        update(StudySession)
-        .where(StudySession.id == study_session_id, StudySession.status == SessionStatus.ACTIVE)
-        .values(updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    study_session, applied = guarded_update(
+        StudySession,
+        study_session_id,
+        StudySession.status == SessionStatus.ACTIVE,
+        updated_at=utcnow(),
     )
-    study_session = session.get(StudySession, study_session_id, populate_existing=True)
     if study_session is None:
         raise NotFoundError(f"No study session has id {study_session_id}; check the id.")
-    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
+    if not applied:
         raise InvalidTransitionError(
             f"Cannot {verb} the study session on '{study_session.learning_unit.title}': it is "
             f"{study_session.status.value}, and only active sessions allow that. Start a new "

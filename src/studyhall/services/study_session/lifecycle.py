@@ -65,6 +65,7 @@ from studyhall.services.errors import (
     NotEnrolledError,
     NotFoundError,
 )
+from studyhall.services.guarded_update import guarded_update
 from studyhall.services.session_evaluations import request_evaluation
 from studyhall.services.teacher_replies import request_reply
 
@@ -332,19 +333,12 @@ def _transition(
 
     `updated_at` is set too (its onupdate), so even an empty `values` writes and locks.
     """
-    session = get_current_session()
-    result = session.execute(
-        update(StudySession)
-        .where(StudySession.id == session_id, StudySession.status.in_(allowed))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    current, applied = guarded_update(
+        StudySession, session_id, StudySession.status.in_(allowed), **values
     )
-    current = session.get(StudySession, session_id, populate_existing=True)
     if current is None:
         raise _not_found("study session", session_id)
-    # A DML statement's result is a CursorResult; SQLAlchemy 2.0.41 types it so, later
-    # releases as Result, which has no rowcount: the ignore is needed on those only.
-    if result.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]
+    if not applied:
         wanted = " or ".join(status.value for status in allowed)
         raise InvalidTransitionError(
             f"Cannot {verb} the study session on '{current.learning_unit.title}': it is "
