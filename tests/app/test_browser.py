@@ -45,9 +45,9 @@ def browser_problem() -> str | None:
     return None
 
 
-@pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
-    """The app on a SQLite file with the sample data, served on a free port."""
+def sample_database_for_browser(tmp_path: Path) -> None:
+    """Fail (servers required) or skip without a browser; else make the process's database
+    a SQLite file under `tmp_path` with the sample data at scale 1."""
     problem = browser_problem()
     if problem and REQUIRE_SERVERS:
         pytest.fail(f"{problem}; STUDYHALL_REQUIRE_SERVERS=1 makes this a failure")
@@ -58,6 +58,12 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     DatabaseManager.initialize(settings)
     DatabaseManager.create_tables()
     DatabaseManager.populate_sample_data(scale=1)
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    """The app on a SQLite file with the sample data, served on a free port."""
+    sample_database_for_browser(tmp_path)
     app = create_app({"SECRET_KEY": "browser-test-secret"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -23,7 +23,6 @@ from werkzeug.serving import make_server
 
 from studyhall.app import WORKER_EXTENSION, create_app
 from studyhall.database import DatabaseManager, get_current_session
-from studyhall.db.backends import ensure_database
 from studyhall.models import (
     AgentType,
     AIAgent,
@@ -34,10 +33,9 @@ from studyhall.models import (
     StudySession,
     User,
 )
-from tests.app.test_browser import STUDENT, browser_problem
+from tests.app.test_browser import STUDENT, sample_database_for_browser
 from tests.app.test_browser import base_url as base_url  # the app without a worker
 from tests.app.test_browser_a11y import browser, shots, sign_in
-from tests.conftest import REQUIRE_SERVERS, throwaway_settings
 
 __all__ = ["base_url", "browser", "shots"]
 
@@ -60,16 +58,7 @@ def expected_score(right: int, questions: int, student_messages: int, minutes: f
 def live_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The app with its in-process worker, on a SQLite file with the sample data, served
     on a free port; once the worker has closed the sample data's idle session."""
-    problem = browser_problem()
-    if problem and REQUIRE_SERVERS:
-        pytest.fail(f"{problem}; STUDYHALL_REQUIRE_SERVERS=1 makes this a failure")
-    if problem:
-        pytest.skip(f"{problem}; the browser test needs it")
-    settings = throwaway_settings("sqlite", tmp_path)
-    ensure_database(settings)
-    DatabaseManager.initialize(settings)
-    DatabaseManager.create_tables()
-    DatabaseManager.populate_sample_data(scale=1)
+    sample_database_for_browser(tmp_path)
     monkeypatch.setenv("STUDYHALL_INPROCESS_WORKER", "1")
     app = create_app({"SECRET_KEY": "browser-test-secret"})
     worker = app.extensions[WORKER_EXTENSION]
