@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import delete, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.models import (
@@ -22,7 +22,7 @@ from studyhall.models import (
     StudySession,
 )
 from tests.models.factories import World, make_assessment, make_world
-from tests.models.test_constraints import dump, is_constraint_violation
+from tests.models.test_constraints import assert_refused_and_unchanged
 
 
 def choice(question: AssessmentQuestion, position: int) -> AssessmentChoice:
@@ -145,14 +145,7 @@ VIOLATIONS: dict[str, Callable[[World], object]] = {
 
 @pytest.mark.parametrize("violation", list(VIOLATIONS))
 def test_violation_raises_and_changes_nothing(world, violation):
-    with DatabaseManager.get_session():
-        before = dump()
-    with pytest.raises(DBAPIError) as info:
-        with DatabaseManager.get_session():
-            VIOLATIONS[violation](world)
-    assert is_constraint_violation(info.value), info.value
-    with DatabaseManager.get_session():
-        assert dump() == before
+    assert_refused_and_unchanged(lambda: VIOLATIONS[violation](world))
 
 
 def test_a_second_correct_choice_is_an_integrity_error_on_every_backend(world):

@@ -137,16 +137,21 @@ VIOLATIONS: dict[str, Callable[[World], object]] = {
 }
 
 
-@pytest.mark.parametrize("violation", list(VIOLATIONS))
-def test_violation_raises_and_changes_nothing(world, violation):
+def assert_refused_and_unchanged(violate: Callable[[], Any]) -> None:
+    """`violate()` in a unit of work raises a constraint violation, and no row changed."""
     with DatabaseManager.get_session():
         before = dump()
     with pytest.raises(DBAPIError) as info:
         with DatabaseManager.get_session():
-            VIOLATIONS[violation](world)
+            violate()
     assert is_constraint_violation(info.value), info.value
     with DatabaseManager.get_session():
         assert dump() == before
+
+
+@pytest.mark.parametrize("violation", list(VIOLATIONS))
+def test_violation_raises_and_changes_nothing(world, violation):
+    assert_refused_and_unchanged(lambda: VIOLATIONS[violation](world))
 
 
 def test_on_delete_cascade_and_set_null(world):
