@@ -16,6 +16,7 @@ import random
 import time
 
 import pytest
+import sqlalchemy
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
@@ -91,7 +92,15 @@ async def server_sessions(settings, backend: str, at_most: int) -> int:
         engine.dispose()
 
 
+# SQLAlchemy 2.0's aiosqlite adapter cannot close a connection invalidated by a
+# cancellation (no terminate; its close awaits): it is left to the garbage collector,
+# with a ResourceWarning. 2.1 closes it.
+OLD_AIOSQLITE = tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) < (2, 1)
+
+
 def test_cancelled_units_leave_nothing_behind(db_settings, backend):
+    if backend == "sqlite" and OLD_AIOSQLITE:
+        pytest.skip("SQLAlchemy 2.0's aiosqlite adapter leaves cancelled connections to gc")
     settings = dataclasses.replace(db_settings, pool_size=POOL, max_overflow=0)
     engine = create_engine(settings.url, poolclass=NullPool)
     create_notes(engine)
