@@ -1,0 +1,1 @@
+"""Runnable examples of studyhall in other settings (see each module's docstring)."""
