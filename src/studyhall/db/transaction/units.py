@@ -248,7 +248,7 @@ class UnitOfWork:
     def __enter__(self) -> Session:
         current = active_session()
         propagation = self.propagation
-        if current is not None:
+        if current is not None and getattr(current, "runs_async", False):
             check_sync_use(current, propagation)
         if current is not None and propagation in ("required", "mandatory"):
             self._mode, self._session = _JOIN, current
