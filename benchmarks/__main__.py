@@ -14,6 +14,8 @@ BENCHMARKS = (
     "web",
     "pagination",
     "pages_at_scale",
+    "async_overhead",
+    "async_soak",
 )
 
 
