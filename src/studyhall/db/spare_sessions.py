@@ -42,7 +42,8 @@ _REGISTRY_WEAKREFS = 1
 _LAZY_ATTRIBUTES = frozenset({"info", "dispatch", "_trans_context_manager"})
 _SETTINGS = (
     "bind",
-    "binds",
+    "binds",  # SQLAlchemy 2.1; 2.0 keeps the binds in the private `_Session__binds`
+    "_Session__binds",
     "autobegin",
     "autoflush",
     "expire_on_commit",
@@ -52,10 +53,9 @@ _SETTINGS = (
     "_query_cls",
     "_close_state",
 )
-
-
-# The settings of a session, as one tuple (read in C: this runs at every unit's end).
-_settings = operator.attrgetter(*_SETTINGS)
+# Those this SQLAlchemy's Session has (read off a throwaway one), as one getter: a tuple
+# read in C, since this runs at every unit's end.
+_settings = operator.attrgetter(*(name for name in _SETTINGS if hasattr(Session(), name)))
 
 
 class ReusingSessionmaker(sessionmaker[Session]):
