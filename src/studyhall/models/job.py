@@ -28,7 +28,9 @@ DEFAULT_MAX_ATTEMPTS = 5
 
 # Microseconds on MySQL/MariaDB too (their DATETIME keeps whole seconds by default): run
 # times, leases and retries are often shorter than a second.
-Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# SQLAlchemy 2.0 types mysql.DATETIME's constructor as untyped; 2.1 types it.
+_DATETIME_FSP6 = mysql.DATETIME(fsp=6)  # type: ignore[no-untyped-call, unused-ignore]
+Timestamp = DateTime().with_variant(_DATETIME_FSP6, "mysql", "mariadb")
 # SQLite makes only an INTEGER PRIMARY KEY its auto-incrementing row id.
 JobId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -25,7 +25,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLE = "jobs"
-TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# SQLAlchemy 2.0 types mysql.DATETIME's constructor as untyped; 2.1 types it.
+_DATETIME_FSP6 = mysql.DATETIME(fsp=6)  # type: ignore[no-untyped-call, unused-ignore]
+TIMESTAMP = sa.DateTime().with_variant(_DATETIME_FSP6, "mysql", "mariadb")
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
