@@ -145,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         logs = [folder / f"worker-{i}.log" for i in range(args.workers)]
         workers = [start_worker(settings, log) for log in logs]
         up_since = [time.monotonic()] * len(workers)
-        marks = sorted(chance.sample(range(1, args.jobs), min(args.kills, args.jobs - 1)))
+        # Marks in the first three quarters of the run: a kill still finds jobs to cut into,
+        # and a mark near the end cannot be passed over by the last jobs finishing at once.
+        span = range(1, max(2, args.jobs * 3 // 4))
+        marks = sorted(chance.sample(span, min(args.kills, len(span))))
         kills = 0
         deadline = started + args.timeout
         while time.monotonic() < deadline:

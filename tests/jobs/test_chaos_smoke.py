@@ -23,6 +23,11 @@ def test_kills_lose_and_duplicate_nothing(backend: str, capsys: pytest.CaptureFi
             "5",
             "--timeout",
             "240",
+            # Each run holds its transaction 50 ms: 200 jobs on 2 workers last ~5 s, longer
+            # than a worker's warm-up before it may be killed (on a calm machine the default
+            # 2 ms let the whole run end before any kill).
+            "--sleep",
+            "0.05",
         ]
     )
 
