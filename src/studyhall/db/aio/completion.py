@@ -21,6 +21,18 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 
+async def _wait_through_cancellations(task: asyncio.Task[Any]) -> asyncio.CancelledError | None:
+    """Wait until `task` is done, whatever cancellations this task gets meanwhile; return
+    the first of them (None when there was none)."""
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError as exc:
+            cancelled = cancelled or exc
+    return cancelled
+
+
 async def run_to_completion(step: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run `step()` in a task sharing this task's context and wait for its end, whatever
     cancellations come meanwhile; then raise the first cancellation, else its outcome."""
@@ -28,12 +40,7 @@ async def run_to_completion(step: Callable[[], Coroutine[Any, Any, T]]) -> T:
     # that were set in it. The two tasks never run at once: this one only waits.
     context = getcurrent().gr_context
     task = asyncio.get_running_loop().create_task(step(), context=context)
-    cancelled: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait((task,))
-        except asyncio.CancelledError as exc:
-            cancelled = cancelled or exc
+    cancelled = await _wait_through_cancellations(task)
     if cancelled is not None:
         if not task.cancelled() and task.exception() is not None:
             log.warning(
@@ -53,12 +60,7 @@ async def make_to_completion(
     cancellation. A connect cut short would leave a half-open socket, and a server
     session, until the garbage collector finds them."""
     task = asyncio.get_running_loop().create_task(make())
-    cancelled: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait((task,))
-        except asyncio.CancelledError as exc:
-            cancelled = cancelled or exc
+    cancelled = await _wait_through_cancellations(task)
     if cancelled is None:
         return task.result()
     if not task.cancelled() and task.exception() is None:
