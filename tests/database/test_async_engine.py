@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from sqlalchemy import text
@@ -100,10 +101,7 @@ def test_sqlite_writers_take_the_lock_at_begin(db_settings, backend):
         run_on(db_settings, main)
 
 
-def test_psycopg_and_aiosqlite_skip_the_reset_after_a_commit(db_settings, backend):
-    if backend == "mariadb":
-        pytest.skip("asyncmy has no exact transaction flag: always reset")
-
+def test_every_async_driver_skips_the_reset_after_a_commit(db_settings, backend):
     async def main(database):
         async with database.unit_of_work() as session:
             await session.execute(text("SELECT 1"))
@@ -114,3 +112,45 @@ def test_psycopg_and_aiosqlite_skip_the_reset_after_a_commit(db_settings, backen
             raw.close()
 
     assert run_on(db_settings, main) is False
+
+
+async def _server_rollbacks(session):
+    row = (await session.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'"))).one()
+    return int(row[1])
+
+
+def test_asyncmy_sends_no_rollback_after_a_committed_unit(db_settings, backend):
+    if backend != "mariadb":
+        pytest.skip("asyncmy's reset, counted by MariaDB itself")
+    settings = dataclasses.replace(db_settings, pool_size=1, max_overflow=0)
+
+    async def main(database):
+        async with database.unit_of_work() as session:
+            before = await _server_rollbacks(session)
+        for _ in range(3):
+            async with database.unit_of_work() as session:
+                await session.execute(text("SELECT 1"))
+        async with database.unit_of_work() as session:
+            return await _server_rollbacks(session) - before
+
+    assert run_on(settings, main) == 0
+
+
+def test_asyncmy_resets_a_connection_used_directly_after_a_commit(db_settings, backend):
+    if backend != "mariadb":
+        pytest.skip("asyncmy's statement tracking")
+    settings = dataclasses.replace(db_settings, pool_size=1, max_overflow=0)
+
+    async def main(database):
+        async with database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            await conn.commit()
+            driver = (await conn.get_raw_connection()).driver_connection
+            clean = needs_reset((await conn.get_raw_connection()).dbapi_connection)
+            cursor = driver.cursor()
+            await cursor.execute("SELECT 1")  # opens a snapshot behind SQLAlchemy's back
+            await cursor.fetchall()
+            await cursor.close()
+            return clean, needs_reset((await conn.get_raw_connection()).dbapi_connection)
+
+    assert run_on(settings, main) == (False, True)

@@ -22,7 +22,7 @@ from sqlalchemy.util.concurrency import await_only, greenlet_spawn
 
 from studyhall.config import DatabaseSettings
 from studyhall.db.aio.completion import make_to_completion
-from studyhall.db.backends import engine_options, mysql, pooling, sqlite
+from studyhall.db.backends import asyncmy, engine_options, mysql, pooling, sqlite
 from studyhall.db.error_translation import install_error_translation
 from studyhall.db.slow_statements import install as install_slow_statement_log
 from studyhall.db.tracing import track_engine
@@ -57,6 +57,7 @@ def async_engine_options(settings: DatabaseSettings) -> dict[str, Any]:
         connect_args.pop(name, None)
     if driver == "asyncmy":
         connect_args["init_command"] = f"SET sql_mode = '{mysql.SQL_MODE}'"
+        connect_args = asyncmy.connect_args(connect_args)
     options["connect_args"] = connect_args
     return options
 

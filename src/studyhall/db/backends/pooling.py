@@ -97,7 +97,7 @@ def needs_reset(dbapi_connection: Any) -> bool:
     driver = getattr(dbapi_connection, "driver_connection", None)
     if driver is not None and driver is not dbapi_connection:
         # An asyncio driver behind SQLAlchemy's adapter: aiosqlite's in_transaction is
-        # sqlite3's (exact); asyncmy has no exact flag, so it is always reset.
+        # sqlite3's (exact); asyncmy's is `backends.asyncmy`'s tracked flag.
         try:
             return needs_reset(driver)
         except ValueError:  # aiosqlite's, once closed: "no active connection"
