@@ -75,6 +75,18 @@ POOL_LIMITS: dict[str, tuple[float, float, float]] = {
     # pool's recycle time (300 s), after which a connection is replaced anyway.
     "DB_PING_BYPASS_MS": (500, 0, 300_000),
 }
+# Read replicas (DATABASE_REPLICA_URLS or DB_REPLICA_HOSTS): name -> (default, min, max).
+REPLICA_LIMITS: dict[str, tuple[float, float, float]] = {
+    # A replica whose data is older than this is taken out of rotation until it catches up.
+    "DB_REPLICA_MAX_LAG_MS": (1000, 10, 3_600_000),
+    # Read-your-writes: how long a read may wait for a replica to apply the client's last
+    # commit before it goes to the primary instead; 0 = never wait.
+    "DB_REPLICA_WAIT_MS": (50, 0, 60_000),
+    # How often replicas are checked (reachable, lag), in and out of rotation.
+    "DB_REPLICA_PROBE_MS": (500, 50, 60_000),
+    # Seconds to connect to a replica: one that does not answer is left for another.
+    "DB_REPLICA_CONNECT_TIMEOUT": (2, 1, 600),
+}
 # The settings above given in whole numbers; the others accept fractions of a second.
 INTEGER_LIMITS = (
     "DB_POOL_SIZE",
@@ -82,6 +94,7 @@ INTEGER_LIMITS = (
     "DB_CONNECT_TIMEOUT",
     "DB_SLOW_MS",
     "DB_PING_BYPASS_MS",
+    *REPLICA_LIMITS,
 )
 
 _announced_embedded = False
@@ -99,6 +112,31 @@ def validate_identifier(name: str, what: str = "database name") -> str:
             "'_', at most 64 characters (no quotes, backticks, ';' or spaces)."
         )
     return name
+
+
+@dataclass(frozen=True)
+class ReplicaSettings:
+    """The read replicas of the primary, and how reads use them. Its repr shows no password."""
+
+    urls: tuple[URL, ...]
+    max_lag_ms: int = 1000
+    wait_ms: int = 50
+    probe_ms: int = 500
+    connect_timeout: int = 2
+
+    @property
+    def masked_urls(self) -> list[str]:
+        """Each replica's URL with its passwords as `***`."""
+        return [mask_url(url) for url in self.urls]
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplicaSettings(urls={self.masked_urls!r}, max_lag_ms={self.max_lag_ms}, "
+            f"wait_ms={self.wait_ms}, probe_ms={self.probe_ms}, "
+            f"connect_timeout={self.connect_timeout})"
+        )
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -120,6 +158,8 @@ class DatabaseSettings:
     # Secret driver arguments other than the password (e.g. libpq's sslpassword), passed
     # as connect_args: in the URL's query string they would show wherever it is printed.
     connect_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Read replicas; None (the default): every unit of work runs on the primary.
+    replicas: ReplicaSettings | None = None
 
     def __post_init__(self) -> None:
         # SQLAlchemy masks only the URL's password field (in str(url), repr(engine), ...):
@@ -155,11 +195,7 @@ class DatabaseSettings:
     @property
     def masked_url(self) -> str:
         """The URL with every password (user part or query) as `***`, safe to print and log."""
-        url = self.url
-        secret = {k: "***" for k in url.query if _is_secret_key(k)}
-        if secret:
-            url = url.update_query_dict(secret)
-        return url.render_as_string(hide_password=True)
+        return mask_url(self.url)
 
     def __repr__(self) -> str:
         return (
@@ -168,10 +204,19 @@ class DatabaseSettings:
             f"pool_timeout={self.pool_timeout}, connect_timeout={self.connect_timeout}, "
             f"read_timeout={self.read_timeout:g}, write_timeout={self.write_timeout:g}, "
             f"statement_timeout={self.statement_timeout:g}, slow_ms={self.slow_ms}, "
-            f"ping_bypass_ms={self.ping_bypass_ms})"
+            f"ping_bypass_ms={self.ping_bypass_ms}"
+            + (f", replicas={self.replicas!r})" if self.replicas is not None else ")")
         )
 
     __str__ = __repr__
+
+
+def mask_url(url: URL) -> str:
+    """`url` with every password (user part or query) as `***`, safe to print and log."""
+    secret = {k: "***" for k in url.query if _is_secret_key(k)}
+    if secret:
+        url = url.update_query_dict(secret)
+    return url.render_as_string(hide_password=True)
 
 
 def _is_secret_key(key: str) -> bool:
@@ -346,6 +391,7 @@ def load_settings(
         )
     if source == "embedded":
         _announce_embedded(url)
+    replicas = _replica_settings(env, url)
     return DatabaseSettings(
         url=url,
         source=source,
@@ -358,13 +404,19 @@ def load_settings(
         statement_timeout=float(pool["statement_timeout"]),
         slow_ms=int(pool["slow_ms"]),
         ping_bypass_ms=int(pool["ping_bypass_ms"]),
+        replicas=replicas,
     )
 
 
-def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, float]:
+def _pool_settings(
+    env: Mapping[str, str],
+    problems: list[str],
+    limits: Mapping[str, tuple[float, float, float]] = POOL_LIMITS,
+    prefix: str = "DB_",
+) -> dict[str, float]:
     values: dict[str, float] = {}
-    for name, (default, low, high) in POOL_LIMITS.items():
-        key = name.removeprefix("DB_").lower()
+    for name, (default, low, high) in limits.items():
+        key = name.removeprefix(prefix).lower()
         raw = env.get(name, "").strip()
         if not raw:
             values[key] = default
@@ -383,6 +435,127 @@ def _pool_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, flo
             continue
         values[key] = number
     return values
+
+
+def _replica_settings(env: Mapping[str, str], primary: URL) -> ReplicaSettings | None:
+    """The replicas DATABASE_REPLICA_URLS or DB_REPLICA_HOSTS name; None when neither is set."""
+    raw_urls = env.get("DATABASE_REPLICA_URLS", "").strip()
+    raw_hosts = env.get("DB_REPLICA_HOSTS", "").strip()
+    if not raw_urls and not raw_hosts:
+        return None
+    problems: list[str] = []
+    options = _pool_settings(env, problems, REPLICA_LIMITS, "DB_REPLICA_")
+    urls: list[URL] = []
+    family = _family(primary.get_backend_name())
+    if raw_urls and raw_hosts:
+        problems.append(
+            "Set DATABASE_REPLICA_URLS or DB_REPLICA_HOSTS, not both: DB_REPLICA_HOSTS "
+            "(host[:port],...) reuses the primary's user, password and database; "
+            "DATABASE_REPLICA_URLS gives whole URLs."
+        )
+    elif family == "sqlite":
+        problems.append(
+            "SQLite has no replicas: DATABASE_REPLICA_URLS and DB_REPLICA_HOSTS need a MySQL, "
+            "MariaDB or PostgreSQL primary (DATABASE_URL or DB_*). Unset them."
+        )
+    else:
+        name = "DATABASE_REPLICA_URLS" if raw_urls else "DB_REPLICA_HOSTS"
+        parse = _replica_url if raw_urls else _replica_host
+        for number, part in enumerate((raw_urls or raw_hosts).split(","), start=1):
+            what = f"entry {number} of {name}"
+            part = part.strip()
+            if not part:
+                problems.append(f"{what} is empty; separate replicas with single commas.")
+                continue
+            url = parse(part, what, primary, problems)
+            if url is None:
+                continue
+            address = (url.host, url.port or DEFAULT_PORTS[family])
+            seen = [(u.host, u.port or DEFAULT_PORTS[family]) for u in (primary, *urls)]
+            if address in seen:
+                again = "is the primary itself" if address == seen[0] else "repeats a replica"
+                problems.append(
+                    f"{what} ({address[0]}:{address[1]}) {again}; list each replica once."
+                )
+                continue
+            urls.append(url)
+    if problems:
+        raise ConfigurationError(
+            "The read replica configuration is invalid:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix these variables (in the environment or .env), or unset "
+            "DATABASE_REPLICA_URLS and DB_REPLICA_HOSTS to run every unit on the primary."
+        )
+    return ReplicaSettings(
+        urls=tuple(urls),
+        max_lag_ms=int(options["max_lag_ms"]),
+        wait_ms=int(options["wait_ms"]),
+        probe_ms=int(options["probe_ms"]),
+        connect_timeout=int(options["connect_timeout"]),
+    )
+
+
+def _family(backend: str) -> str:
+    return "mysql" if backend in ("mysql", "mariadb") else backend
+
+
+def _replica_url(raw: str, what: str, primary: URL, problems: list[str]) -> URL | None:
+    try:
+        url = make_url(raw)
+        url.port  # noqa: B018 - a non-numeric port raises only when read
+    except (ArgumentError, ValueError):
+        problems.append(  # never the raw value: it may hold a password
+            f"{what} is not a valid SQLAlchemy URL; expected "
+            "dialect+driver://user:password@host:port/database (percent-encode special "
+            "characters, commas included, in the password)."
+        )
+        return None
+    backend, family = url.get_backend_name(), _family(primary.get_backend_name())
+    if _family(backend) != family:
+        problems.append(
+            f"{what} is a {backend} server, but the primary is {family}: replicas are copies "
+            "of the primary, on the same kind of server."
+        )
+        return None
+    driver, wanted = url.get_driver_name(), primary.get_driver_name()
+    if "+" not in url.drivername:
+        url = url.set(drivername=primary.drivername)
+    elif driver != wanted:
+        problems.append(
+            f"{what} uses the driver {driver!r}, but the primary uses {wanted!r}: write it as "
+            f"{backend}:// (the primary's driver is then used) or {backend}+{wanted}://."
+        )
+        return None
+    if not url.database:
+        url = url.set(database=primary.database)
+    elif url.database != primary.database:
+        problems.append(
+            f"{what} names the database {url.database!r}, but the primary's is "
+            f"{primary.database!r}: a replica holds the primary's database under its name."
+        )
+        return None
+    return url
+
+
+def _replica_host(raw: str, what: str, primary: URL, problems: list[str]) -> URL | None:
+    # host, host:port, [v6 address] or [v6 address]:port
+    if raw.startswith("["):
+        host, _, rest = raw[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else rest or ""
+    elif raw.count(":") == 1:
+        host, _, port = raw.partition(":")
+    else:
+        host, port = raw, ""
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        problems.append(
+            f"{what} ({raw!r}) is not host or host:port (a port from 1 to 65535); e.g. "
+            "DB_REPLICA_HOSTS=db2:3306,db3."
+        )
+        return None
+    family = _family(primary.get_backend_name())
+    # Only the primary's own host and port change (a multi-host URL's hosts go with them).
+    base = primary.difference_update_query(["host", "hostaddr", "port"])
+    return base.set(host=host, port=int(port) if port else primary.port or DEFAULT_PORTS[family])
 
 
 def _url_from_database_url(raw: str, problems: list[str], driver: str | None) -> URL | None:
@@ -532,7 +705,9 @@ __all__ = [
     "OPTIONAL_VARIABLES",
     "POOL_LIMITS",
     "PRODUCTION",
+    "REPLICA_LIMITS",
     "REQUIRED_VARIABLES",
+    "ReplicaSettings",
     "SESSION_IDLE_MINUTES",
     "SUPPORTED_BACKENDS",
     "SettingsSource",
@@ -540,6 +715,7 @@ __all__ = [
     "inprocess_worker_enabled",
     "is_production",
     "load_settings",
+    "mask_url",
     "log_level",
     "metrics_enabled",
     "metrics_token",

@@ -90,7 +90,8 @@ class AsyncContextError(SessionError):
 
 
 class ReadOnlyTransactionError(SessionError):
-    """Raised when a read-only unit of work tries to write (flush)."""
+    """Raised when a read-only unit of work tries to write (flush), or a read-only server
+    (a read replica) refuses a statement that writes."""
 
 
 class SchemaError(StudyhallError):

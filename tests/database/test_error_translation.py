@@ -39,6 +39,7 @@ from studyhall.errors import (
     DatabaseStatementError,
     DatabaseUnavailableError,
     LoginRefusedError,
+    ReadOnlyTransactionError,
     StudyhallError,
 )
 from tests.conftest import SERVER_URLS, require_backend, throwaway_settings
@@ -517,6 +518,20 @@ def _driver_error(module: str, cls: str, *args: object, **attrs: object) -> Base
             "statement",
         ),
         ("sqlite3", "IntegrityError", ("UNIQUE constraint failed",), {}, None),
+        (
+            "pymysql",
+            "OperationalError",
+            (1290, "The MariaDB server is running with the --read-only option so it cannot"),
+            {},
+            "read_only_server",
+        ),
+        (
+            "pymysql",
+            "OperationalError",
+            (1290, "The MySQL server is running with the --secure-file-priv option"),
+            {},
+            "statement",
+        ),
     ],
 )
 def test_classification_table(module, cls, args, attrs, condition):
@@ -530,6 +545,7 @@ def test_every_condition_maps_to_a_studyhall_class():
         DatabaseStatementError,
         DatabaseUnavailableError,
         LoginRefusedError,
+        ReadOnlyTransactionError,  # a read-only server (a replica) refused a write
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studyhall.config import DatabaseSettings
 from studyhall.db.aio import AsyncDatabase
 from studyhall.db.backends import build_engine
+from studyhall.db.replicas import PrimarySession, ReplicaSet
 from studyhall.db.session import StudyhallSession
 from studyhall.db.spare_sessions import ReusingSessionmaker
 from studyhall.db.transaction import Propagation, UnitOfWork
@@ -38,10 +39,17 @@ class Database:
         self.settings = settings
         self.engine: Engine = build_engine(settings, **engine_overrides)
         # Objects stay usable after their unit of work commits: views and services hand
-        # them on after the session has closed.
+        # them on after the session has closed. With replicas, the primary's sessions
+        # record the position of each commit that wrote (read-your-writes).
         self.session_factory: sessionmaker[Session] = ReusingSessionmaker(
-            self.engine, class_=StudyhallSession, expire_on_commit=False
+            self.engine,
+            class_=StudyhallSession if settings.replicas is None else PrimarySession,
+            expire_on_commit=False,
         )
+        # Read replicas (DATABASE_REPLICA_URLS): where read-only units of work run.
+        self.replicas: ReplicaSet | None = None
+        if settings.replicas is not None:
+            self.replicas = ReplicaSet(settings, self.session_factory)
         # The async flavour, one per event loop: asyncio connections belong to their loop.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDatabase] = (
             weakref.WeakKeyDictionary()
@@ -76,9 +84,16 @@ class Database:
         read_only: bool = False,
         isolation_level: str | None = None,
     ) -> UnitOfWork:
-        """A context manager yielding the session of a unit of work (see UnitOfWork)."""
+        """A context manager yielding the session of a unit of work (see UnitOfWork).
+
+        With read replicas, a read-only unit that opens its own session runs on a replica
+        (`studyhall.db.replicas.router`); every other unit runs on the primary.
+        """
+        factory = self.session_factory
+        if read_only and self.replicas is not None:
+            factory = self.replicas.reads
         return UnitOfWork(
-            self.session_factory, propagation, read_only=read_only, isolation_level=isolation_level
+            factory, propagation, read_only=read_only, isolation_level=isolation_level
         )
 
     def bound_to(self, connection: Connection) -> Database:
@@ -104,6 +119,8 @@ class Database:
         (`dispose_async`); those left are dropped without a word sent on them.
         """
         self.engine.dispose()
+        if self.replicas is not None:
+            self.replicas.dispose()
         with self._async_lock:
             left = list(self._async.values())
             self._async.clear()
@@ -146,6 +163,7 @@ class _BoundDatabase(Database):
         self.settings = database.settings
         self.engine = database.engine
         self.connection = connection
+        self.replicas = None  # one connection: every unit runs on it
         self.session_factory = _ConnectionSessions(connection)
 
     def unit_of_work(

@@ -28,6 +28,7 @@ from studyhall.errors import (
     DatabaseStatementError,
     DatabaseUnavailableError,
     LoginRefusedError,
+    ReadOnlyTransactionError,
     StudyhallError,
 )
 
@@ -51,6 +52,7 @@ CONDITIONS: dict[str, type[StudyhallError]] = {
     "busy": ConflictError,
     "too_many_parameters": DatabaseStatementError,
     "statement": DatabaseStatementError,
+    "read_only_server": ReadOnlyTransactionError,
 }
 
 # MySQL / MariaDB error codes (the first argument of PyMySQL's errors).
@@ -80,6 +82,9 @@ MYSQL_CODES: dict[int, str] = {
     1213: "deadlock",  # ER_LOCK_DEADLOCK
     3572: "lock_wait",  # ER_LOCK_NOWAIT
     1390: "too_many_parameters",  # ER_PS_MANY_PARAM
+    # ER_OPTION_PREVENTS_STATEMENT: read_only=ON (a replica) when the text says so (see
+    # classify); the same code also names other options (--secure-file-priv, ...).
+    1290: "read_only_server",
 }
 
 # PostgreSQL SQLSTATEs; a class ("08") stands for every code in it.
@@ -97,6 +102,7 @@ POSTGRES_STATES: dict[str, str] = {
     "40001": "serialization",  # serialization_failure
     "40P01": "deadlock",  # deadlock_detected
     "55P03": "lock_wait",  # lock_not_available (NOWAIT, lock_timeout)
+    "25006": "read_only_server",  # read_only_sql_transaction (a standby, or read only)
 }
 
 # psycopg reports a failed connection, and its own client-side limits, without a
@@ -175,6 +181,8 @@ def classify(orig: BaseException | None) -> str | None:
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):  # PyMySQL (and mysqlclient) put the code first
         by_code = MYSQL_CODES.get(args[0])
+        if by_code == "read_only_server" and "read-only" not in text:
+            return "statement"
         if by_code in ("unreachable", "lost") and "timed out" in text:
             return "timeout"
         return by_code
@@ -375,6 +383,10 @@ def describe(condition: str, reason: str, url: URL, *, connecting: bool = False)
         "batches.",
         "statement": f"{_cap(server)} rejected the statement: {reason}. Fix the statement "
         "or the values given to it.",
+        "read_only_server": f"{_cap(server)} is read-only (a read replica, or a server in "
+        f"read-only mode) and refused to write: {reason}. Nothing of this unit of work was "
+        "written. A unit of work opened with read_only=True runs on a read replica: open "
+        "the unit that writes without read_only=True, so that it runs on the primary.",
     }
     if condition == "timeout":
         if connecting:

@@ -146,6 +146,14 @@ def record_retry() -> None:
         metrics.tally().retries += 1
 
 
+def record_replica_routing(route: str) -> None:
+    """A read-only unit went `route` (see `studyhall.db.replicas.router`)."""
+    metrics = _metrics
+    if metrics is not None:
+        routes = metrics.tally().routes
+        routes[route] = routes.get(route, 0) + 1
+
+
 def record_pool_wait(seconds: float) -> None:
     """A checkout found no idle connection and took `seconds` to get one (or give up)."""
     metrics = _metrics
@@ -173,6 +181,7 @@ class _Tally:
         "unit_buckets",
         "wait_sum",
         "wait_buckets",
+        "routes",
     )
 
     def __init__(self, thread: threading.Thread | None) -> None:
@@ -181,6 +190,7 @@ class _Tally:
         self.unit_sum = self.wait_sum = 0.0
         self.unit_buckets = [0] * (len(UNIT_BUCKETS) + 1)  # the last one: +Inf
         self.wait_buckets = [0] * (len(WAIT_BUCKETS) + 1)
+        self.routes: dict[str, int] = {}
 
     def add(self, other: _Tally) -> None:
         self.commits += other.commits
@@ -189,6 +199,8 @@ class _Tally:
         self.retries += other.retries
         self.unit_sum += other.unit_sum
         self.wait_sum += other.wait_sum
+        for route, count in list(other.routes.items()):
+            self.routes[route] = self.routes.get(route, 0) + count
         for mine, theirs in (
             (self.unit_buckets, other.unit_buckets),
             (self.wait_buckets, other.wait_buckets),
@@ -274,6 +286,15 @@ class _Metrics:
             total.unit_buckets,
             total.unit_sum,
         )
+        if total.routes:
+            routes = CounterMetricFamily(
+                "studyhall_db_replica_routing",
+                "Read-only units of work by where they ran and how read-your-writes was met.",
+                labels=["route"],
+            )
+            for route, count in sorted(total.routes.items()):
+                routes.add_metric([route], count)
+            yield routes
         yield _histogram(
             "studyhall_db_pool_wait_seconds",
             "Time a checkout that found no idle connection took to get one (waiting for "
@@ -318,6 +339,7 @@ __all__ = [
     "exposition",
     "on",
     "record_pool_wait",
+    "record_replica_routing",
     "record_retry",
     "record_unit",
     "registry",

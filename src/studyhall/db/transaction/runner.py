@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from studyhall.db.metrics import record_retry
+from studyhall.db.replicas.failures import failed_on_replica, record_rerun
 from studyhall.db.retry import backoff_delay, is_retryable
 from studyhall.db.session import BROKEN, DEPTH, check_sync_use, refuse_broken
 from studyhall.db.slow_statements import owner_name
@@ -27,6 +28,8 @@ log = get_logger(__name__)
 
 R = TypeVar("R")
 UnitFactory = Callable[[], UnitOfWork]
+# Runs of a read-only unit in all, when replicas fail under it: each failure takes one out.
+MAX_REPLICA_RUNS = 4
 
 
 def run_in_unit(
@@ -61,8 +64,14 @@ def run_in_unit(
                 info[DEPTH] -= 1
         if retries and (current is None or propagation == "requires_new"):
             return _run_with_retries(func, unit, retries, args, kwargs)
-        with _owned(unit(), owner):
-            return func(*args, **kwargs)
+        try:
+            with _owned(unit(), owner):
+                return func(*args, **kwargs)
+        except Exception as exc:
+            # A read-only unit whose read replica failed runs again (see _run_again).
+            if not read_only or not failed_on_replica(exc):
+                raise
+            return _run_again(func, unit, owner, args, kwargs, exc)
 
     return wrapper
 
@@ -70,6 +79,33 @@ def run_in_unit(
 def _owned(uow: UnitOfWork, owner: str) -> UnitOfWork:
     uow.owner = owner
     return uow
+
+
+def _run_again(
+    func: Callable[..., R],
+    unit: UnitFactory,
+    owner: str,
+    args: Any,
+    kwargs: Any,
+    error: BaseException,
+) -> R:
+    # The unit wrote nothing, and its replica is out of rotation now, so the next run goes
+    # to another replica or to the primary. Each failure takes one replica out.
+    for attempt in range(2, MAX_REPLICA_RUNS + 1):
+        record_rerun()
+        log.warning(
+            "Running %s again: its read replica failed (%s)",
+            getattr(func, "__qualname__", func),
+            type(error).__name__,
+        )
+        try:
+            with _owned(unit(), owner):
+                return func(*args, **kwargs)
+        except Exception as exc:
+            if attempt == MAX_REPLICA_RUNS or not failed_on_replica(exc):
+                raise
+            error = exc
+    raise error
 
 
 def _run_with_retries(
