@@ -32,7 +32,7 @@ SERVER_URLS = {
         "STUDYHALL_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     ),
 }
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.replication"]
 
 REQUIRE_SERVERS = os.environ.get("STUDYHALL_REQUIRE_SERVERS") == "1"
 
