@@ -175,6 +175,7 @@ def _replica_set(backend: str, env: dict[str, str]) -> ReplicaSet:
 
 
 _started: list[Replication] = []
+_brought_up_here: list[bool] = []
 
 
 def start_replication() -> Replication:
@@ -184,6 +185,7 @@ def start_replication() -> Replication:
     if not SCRIPT.exists():
         _unavailable(f"{SCRIPT} is missing")
     if run_script("status", "all").returncode != 0:
+        _brought_up_here.append(not (DIRECTORY / "env").exists())
         started = run_script("up", "all", "--replicas", str(REPLICAS))
         if started.returncode != 0:
             last = (started.stderr.strip() or started.stdout.strip()).splitlines()[-1:]
@@ -191,16 +193,31 @@ def start_replication() -> Replication:
                 f"the replicated servers did not start ({' '.join(last)}); "
                 f"run `scripts/replicas.sh up all --replicas {REPLICAS}` to see why"
             )
+        _wait_healthy()
     env = _read_env(DIRECTORY / "env")
     replication = Replication(DIRECTORY, {name: _replica_set(name, env) for name in ENV_PREFIX})
     _started.append(replication)
     return replication
 
 
+def _wait_healthy() -> None:
+    # Another test process may hold a fault (a paused or frozen replica) for a moment.
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while (status := run_script("status", "all")).returncode != 0:
+        if time.monotonic() > deadline:
+            _unavailable(f"the replicated servers are not healthy: {status.stdout.strip()}")
+        time.sleep(1)
+
+
 @pytest.fixture(scope="session")
-def replication() -> Replication:
-    """The running replica sets (started when needed); skips when they cannot run here."""
-    return start_replication()
+def replication() -> Iterator[Replication]:
+    """The running replica sets (started when needed); skips when they cannot run here.
+
+    A set this test run brought up from nothing is taken down when the run ends.
+    """
+    yield start_replication()
+    if any(_brought_up_here):
+        run_script("down", "all")
 
 
 # --- helpers -------------------------------------------------------------------------------
