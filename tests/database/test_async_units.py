@@ -25,15 +25,9 @@ from studyhall.errors import (
     TransactionRolledBackError,
 )
 from tests.database.async_notes import add_note, run
-from tests.database.notes import Note, committed_ids, create_notes, notes
+from tests.database.notes import Note, committed_ids, notes
 from tests.database.notes import add_note as add_note_sync
 from tests.database.test_propagation import CASES, INNER, MATRIX, OUTER
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
 
 
 @pytest.mark.parametrize(("mode", "outer_fails", "inner_fails"), CASES)

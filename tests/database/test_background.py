@@ -7,13 +7,7 @@ import pytest
 
 from studyhall.database import DatabaseManager, get_current_session, submit_with_session
 from studyhall.errors import CrossThreadSessionError
-from tests.database.notes import add_note, committed_ids, create_notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import add_note, committed_ids
 
 
 def _write(note_id, fail=False):

@@ -9,13 +9,7 @@ from sqlalchemy.pool import NullPool
 
 from studyhall.database import DatabaseManager
 from studyhall.errors import CommitOutcomeUnknownError
-from tests.database.notes import add_note, committed_ids, create_notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import add_note, committed_ids
 
 
 def _kill(settings, backend_id: int) -> None:

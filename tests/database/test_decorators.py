@@ -22,12 +22,6 @@ from tests.database.async_notes import run as run_async
 from tests.database.notes import add_note, committed_ids, create_notes, notes
 
 
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
-
-
 def test_wraps_name_doc_and_signature():
     @with_db_session
     def lookup(student_id: int, *, active: bool = True) -> str:

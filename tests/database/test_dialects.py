@@ -12,13 +12,7 @@ from sqlalchemy.exc import DataError, StatementError
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
 from studyhall.db.backends import build_engine
-from tests.database.notes import add_note, committed_ids, create_notes, notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import add_note, committed_ids, notes
 
 
 def test_four_byte_emoji_round_trips(notes_db, db_settings):

@@ -6,13 +6,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from studyhall.database import DatabaseManager, get_current_session, on_commit, with_db_session
-from tests.database.notes import Note, add_note, committed_ids, create_notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import Note, add_note, committed_ids
 
 
 def test_runs_after_the_outermost_commit_in_order(notes_db, db_settings):

@@ -12,7 +12,7 @@ from studyhall.errors import (
     ReadOnlyTransactionError,
     TransactionRolledBackError,
 )
-from tests.database.notes import add_note, committed_ids, create_notes, notes
+from tests.database.notes import add_note, committed_ids, notes
 
 OUTER, INNER = 1, 2
 
@@ -48,12 +48,6 @@ CASES = [
     for mode, table in MATRIX.items()
     for outer_fails, inner_fails in table
 ]
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
 
 
 @pytest.mark.parametrize(("mode", "outer_fails", "inner_fails"), CASES)

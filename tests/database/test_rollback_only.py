@@ -20,13 +20,7 @@ from studyhall.database import (
     with_db_session,
 )
 from studyhall.errors import SessionError, TransactionRolledBackError
-from tests.database.notes import add_note, committed_ids, create_notes, notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import add_note, committed_ids, notes
 
 
 @with_db_session

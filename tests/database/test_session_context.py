@@ -11,13 +11,7 @@ from studyhall.database.session_context import (
     set_current_session,
 )
 from studyhall.errors import NoActiveSessionError
-from tests.database.notes import add_note, committed_ids, create_notes
-
-
-@pytest.fixture
-def notes_db(database):
-    create_notes(database.engine)
-    return database
+from tests.database.notes import add_note, committed_ids
 
 
 def test_no_session_error_says_how_to_open_one():
