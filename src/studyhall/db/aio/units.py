@@ -12,10 +12,14 @@ Cancellation: a statement interrupted by a cancellation invalidates its connecti
 then close, which returns the connection) runs to completion in a task of its own
 (`run_to_completion`). The flush before COMMIT runs in the owner's task, where the
 session's owner check passes; a cancellation during COMMIT waits for its reply.
+
+on_commit: plain callbacks run at the end, as in sync units; what coroutine callbacks
+return is awaited after it, in the owner's task (`studyhall.db.aio.callbacks`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from contextvars import Token
 from types import TracebackType
@@ -24,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from studyhall.db.aio.callbacks import await_callbacks, detach, take_awaiting
 from studyhall.db.aio.completion import run_to_completion
 from studyhall.db.aio.context import active_async_session, current_async_session
 from studyhall.db.session import BROKEN
@@ -177,8 +182,17 @@ class AsyncUnitOfWork:
                 exc_type, exc, tb = type(error), error, error.__traceback__
         try:
             await run_to_completion(lambda: session.run_sync(_exit, uow, exc_type, exc, tb))
-        finally:
+        except asyncio.CancelledError:
             self._reset()
+            detach(take_awaiting(sync))  # committed: on_commit's coroutines still run
+            raise
+        except BaseException:
+            self._reset()
+            raise
+        self._reset()
+        awaiting = take_awaiting(sync)
+        if awaiting is not None:
+            await await_callbacks(awaiting)
         if failed is not None:
             raise failed
 
