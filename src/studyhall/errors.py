@@ -86,7 +86,9 @@ class TransactionRolledBackError(SessionError):
 
 class AsyncContextError(SessionError):
     """Raised when synchronous database code runs on the event loop inside an async unit of
-    work (it would block every task of the loop), or asks for a blocking unit of its own."""
+    work (it would block every task of the loop), or asks for a blocking unit of its own;
+    also when a coroutine function is given to `on_commit` in a sync unit (nothing would
+    await it)."""
 
 
 class ReadOnlyTransactionError(SessionError):
