@@ -13,15 +13,20 @@ has applied the latest): it is at least that far behind, and at most one period 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
+import os
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from studyhall.config import DatabaseSettings
 from studyhall.db.backends import build_engine, build_probe_engine
@@ -49,7 +54,36 @@ class Replica:
         self.applied: Position | None = None
         self.in_rotation = True
         self.reason = ""
+        # The pool entries of the connections units hold now: cut when the replica hangs.
+        self.checked_out: set[ConnectionPoolEntry] = set()
+        event.listen(self.engine, "checkout", self._checked_out)
+        event.listen(self.engine, "checkin", self._checked_in)
         watch_engine(self.engine, lambda reason: on_failure(self, reason))
+
+    def _checked_out(self, dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        self.checked_out.add(record)
+
+    def _checked_in(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        self.checked_out.discard(record)
+
+    def cut_connections(self) -> int:
+        """Shut down the sockets of the connections units hold on this replica; return how
+        many. For a hung server: a unit waiting for its reply gets a lost connection now
+        (and, read-only, runs again elsewhere) instead of waiting out DB_READ_TIMEOUT, or
+        forever on PostgreSQL, where libpq has no read timeout and TCP keepalives are
+        answered by the kernel of a stopped server."""
+        cut = 0
+        for record in list(self.checked_out):
+            fd = _socket_of(record.dbapi_connection)
+            if fd is None:
+                continue
+            with contextlib.suppress(OSError):
+                # On a duplicate of the descriptor: shutdown acts on the socket itself,
+                # and the driver closes its own descriptor when it sees the error.
+                with socket.socket(fileno=os.dup(fd)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+        return cut
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -131,20 +165,33 @@ class Rotation:
             sample = None
         if sample is not None:
             self._samples.append((now, sample))
-        while self._samples and now - self._samples[0][0] > self.max_lag + 3 * self.period:
-            self._samples.popleft()
+        # Keep one sample older than the lag allowed (and a period): a replica that has
+        # applied none of them is then known to lag too much, however slow the probes.
+        samples = self._samples
+        while len(samples) > 1 and now - samples[1][0] > self.max_lag + self.period:
+            samples.popleft()
         for replica in self.replicas:
             try:
                 with replica.probe_engine.connect() as conn:
                     applied = self.positions.applied(conn)
             except Exception as exc:
                 self.take_out(replica, f"the probe failed: {type(exc).__name__}")
+                cut = replica.cut_connections()
+                if cut:
+                    log.warning(
+                        "Cut %d connection(s) to read replica %s, which does not answer: "
+                        "their units run again elsewhere.",
+                        cut,
+                        replica.name,
+                    )
                 continue
             if applied is None:
                 self.take_out(replica, "it is not replicating (no applied position)")
                 continue
             replica.applied = applied
-            lag = self._lag(applied, now) if sample is not None else 0.0
+            if sample is None:
+                continue  # no lag to judge without the primary's position: no change
+            lag = self._lag(applied, now)
             if lag > self.max_lag:
                 self.take_out(
                     replica,
@@ -180,6 +227,21 @@ class Rotation:
         for replica in self.replicas:
             replica.dispose()
         self._primary_probe.dispose()
+
+
+def _socket_of(dbapi_connection: Any) -> int | None:
+    """The socket descriptor of a PyMySQL, mysqlclient or psycopg connection, if open."""
+    try:
+        sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
+        if sock is not None:
+            return int(sock.fileno())
+        pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg
+        if pgconn is not None:
+            return int(pgconn.socket)
+        fileno = getattr(dbapi_connection, "fileno", None)  # mysqlclient
+        return int(fileno()) if fileno is not None else None
+    except Exception:  # closed meanwhile
+        return None
 
 
 def _replica_settings(primary: DatabaseSettings, index: int) -> DatabaseSettings:
