@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from studyhall.database import DatabaseManager, InvalidFilterError, with_db_session
 from studyhall.errors import AsyncContextError, NoActiveSessionError
 from studyhall.models import Subject
+from studyhall.models.errors import InvalidCursorError
 from tests.database.async_notes import run
 
 
@@ -84,3 +85,54 @@ def test_a_lazy_load_on_the_loop_raises_with_advice(tables):
             assert loaded.courses == []
 
     run(main)
+
+
+NAMES = ["Algebra", "Biology", "Chemistry", "Drama", "Economics"]
+
+
+def test_the_async_pages_are_the_sync_ones(tables):
+    async def main():
+        async with DatabaseManager.get_async_session() as session:
+            for name in NAMES:
+                await Subject.acreate(name=name)
+            numbered = await Subject.apage(page=2, per_page=2, count=True, order_by="-name")
+            expected = await session.run_sync(
+                lambda _: Subject.page(page=2, per_page=2, count=True, order_by="-name")
+            )
+            assert numbered == expected
+            assert [s.name for s in numbered.items] == ["Chemistry", "Biology"]
+            assert (numbered.total, numbered.pages, numbered.has_next) == (5, 3, True)
+
+            seen, after = [], None
+            while True:
+                page = await Subject.akeyset_page(after=after, per_page=2, order_by="name")
+                seen.extend(s.name for s in page.items)
+                if not page.has_next:
+                    break
+                after = page.next_cursor
+            assert seen == NAMES
+            first = await Subject.akeyset_page(per_page=2, order_by="name", name=NAMES[1:])
+            assert [s.name for s in first] == NAMES[1:3]
+
+    run(main)
+
+
+def test_the_async_pages_check_their_arguments_like_the_sync_ones(tables):
+    async def main():
+        async with DatabaseManager.get_async_session():
+            with pytest.raises(InvalidFilterError, match="page must be an int"):
+                await Subject.apage(page=0)
+            with pytest.raises(InvalidFilterError, match="per_page"):
+                await Subject.akeyset_page(per_page=101)
+            with pytest.raises(InvalidCursorError):
+                await Subject.akeyset_page(after="not-a-cursor")
+
+    run(main)
+
+
+def test_the_async_pages_need_an_async_unit(tables):
+    async def main():
+        await Subject.apage()
+
+    with pytest.raises(NoActiveSessionError, match="get_async_session"):
+        run(main)

@@ -2,11 +2,12 @@
 
 The helpers use the session of the current unit of work (`get_current_session()`), so
 they work inside `with DatabaseManager.get_session():` or a `@with_db_session` function.
-Their async twins (`aget_by`, `aget`, `acreate`, `acount`, `aexists`) are awaited inside an
-async unit of work: each runs the sync helper in its AsyncSession (`run_sync`), so there is
-one implementation. Relationships never load lazily on the event loop: that raises
-AsyncContextError with advice; `await obj.awaitable_attrs.name` (SQLAlchemy's AsyncAttrs)
-or `selectinload` in the query load them.
+Their async twins (`aget_by`, `aget`, `acreate`, `acount`, `aexists`, `apage`,
+`akeyset_page`) are awaited inside an async unit of work: each runs the sync helper in its
+AsyncSession (`run_sync`), so there is one implementation. Relationships never load
+lazily on the event loop: that raises AsyncContextError with advice;
+`await obj.awaitable_attrs.name` (SQLAlchemy's AsyncAttrs) or `selectinload` in the query
+load them.
 """
 
 from __future__ import annotations
@@ -261,6 +262,35 @@ class Base(AsyncAttrs, DeclarativeBase):
     async def aexists(cls, **filters: Any) -> bool:
         """`exists`, awaited. Requires an active async unit of work."""
         return await get_current_async_session().run_sync(lambda _: cls.exists(**filters))
+
+    @classmethod
+    async def apage(
+        cls,
+        page: int = 1,
+        per_page: int = 20,
+        *,
+        count: bool = False,
+        order_by: OrderBy | Sequence[OrderBy] | None = None,
+        **filters: Any,
+    ) -> Page[Self]:
+        """`page`, awaited. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(
+            lambda _: offset_page(cls, page, per_page, count, order_by, filters)
+        )
+
+    @classmethod
+    async def akeyset_page(
+        cls,
+        after: str | None = None,
+        per_page: int = 20,
+        *,
+        order_by: OrderBy | Sequence[OrderBy] | None = None,
+        **filters: Any,
+    ) -> KeysetPage[Self]:
+        """`keyset_page`, awaited. Requires an active async unit of work."""
+        return await get_current_async_session().run_sync(
+            lambda _: keyset_page(cls, after, per_page, order_by, filters)
+        )
 
     def __repr__(self) -> str:
         # Only already-loaded values: a repr must never emit SQL or show a secret.
