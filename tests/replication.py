@@ -141,14 +141,21 @@ class Replication:
 
 
 # --- the fixture ---------------------------------------------------------------------------
-def run_script(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run scripts/replicas.sh with `args`; the caller reads returncode and output."""
+def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run scripts/replicas.sh with `args` (and `env` over the environment, e.g. another
+    STUDYHALL_REPLICAS_DIR and ports); the caller reads returncode and output."""
     return subprocess.run(
-        [str(SCRIPT), *args], capture_output=True, text=True, timeout=600, check=False
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
+    """Skip the test for `reason`, or fail it under STUDYHALL_REQUIRE_SERVERS=1 (CI)."""
     if REQUIRE_SERVERS:
         pytest.fail(f"{reason}; STUDYHALL_REQUIRE_SERVERS=1 makes this a failure")
     pytest.skip(reason)
@@ -183,13 +190,13 @@ def start_replication() -> Replication:
     if _started:
         return _started[0]
     if not SCRIPT.exists():
-        _unavailable(f"{SCRIPT} is missing")
+        unavailable(f"{SCRIPT} is missing")
     if run_script("status", "all").returncode != 0:
         _brought_up_here.append(not (DIRECTORY / "env").exists())
         started = run_script("up", "all", "--replicas", str(REPLICAS))
         if started.returncode != 0:
             last = (started.stderr.strip() or started.stdout.strip()).splitlines()[-1:]
-            _unavailable(
+            unavailable(
                 f"the replicated servers did not start ({' '.join(last)}); "
                 f"run `scripts/replicas.sh up all --replicas {REPLICAS}` to see why"
             )
@@ -205,7 +212,7 @@ def _wait_healthy() -> None:
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while (status := run_script("status", "all")).returncode != 0:
         if time.monotonic() > deadline:
-            _unavailable(f"the replicated servers are not healthy: {status.stdout.strip()}")
+            unavailable(f"the replicated servers are not healthy: {status.stdout.strip()}")
         time.sleep(1)
 
 

@@ -219,6 +219,32 @@ def mask_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def server_address(url: URL) -> str:
+    """Where `url` connects, for messages: `host:port`, or for a PostgreSQL multi-host URL
+    (`?host=a:5432&host=b:5433`, or `?host=a,b&port=5432,5433`) every `host:port` in order.
+    """
+    listed = url.query.get("host")
+    if url.host or not listed:
+        return f"{url.host}:{url.port}"
+    hosts = [h for part in _values(listed) for h in part.split(",")]
+    ports = [p for part in _values(url.query.get("port")) for p in part.split(",")]
+    default = str(url.port or DEFAULT_PORTS.get(url.get_backend_name()) or "")
+    addresses = []
+    for index, host in enumerate(hosts):
+        if host.count(":") == 1:  # host:port; an IPv6 address has more colons
+            addresses.append(host)
+            continue
+        port = ports[index] if index < len(ports) else (ports[0] if len(ports) == 1 else "")
+        addresses.append(f"{host}:{port or default}")
+    return ", ".join(addresses)
+
+
+def _values(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
 def _is_secret_key(key: str) -> bool:
     return any(s in key.lower() for s in _SECRET_QUERY_KEYS)
 
@@ -553,8 +579,9 @@ def _replica_host(raw: str, what: str, primary: URL, problems: list[str]) -> URL
         )
         return None
     family = _family(primary.get_backend_name())
-    # Only the primary's own host and port change (a multi-host URL's hosts go with them).
-    base = primary.difference_update_query(["host", "hostaddr", "port"])
+    # Only the primary's own host and port change (a multi-host URL's hosts go with them,
+    # and its target_session_attrs=read-write, which a replica would refuse).
+    base = primary.difference_update_query(["host", "hostaddr", "port", "target_session_attrs"])
     return base.set(host=host, port=int(port) if port else primary.port or DEFAULT_PORTS[family])
 
 
@@ -720,6 +747,7 @@ __all__ = [
     "metrics_enabled",
     "metrics_token",
     "read_environment",
+    "server_address",
     "session_idle_limit",
     "tracing_enabled",
     "validate_identifier",

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import DataError, DBAPIError, NotSupportedError, ProgrammingError
 
-from studyhall.config import DatabaseSettings
+from studyhall.config import DatabaseSettings, server_address
 from studyhall.errors import (
     ConflictError,
     DatabasePermissionError,
@@ -253,7 +253,7 @@ def connect_error(settings: DatabaseSettings, error: BaseException) -> Studyhall
             "DATABASE_URL and the permissions of the file and its folder."
         )
     return DatabaseUnavailableError(
-        f"Cannot connect to the {settings.backend} server at {url.host}:{url.port} as "
+        f"Cannot connect to the {settings.backend} server at {server_address(url)} as "
         f"{url.username}: {reason}. Check the server and the DB_* settings "
         "(`studyhall-db check` shows them)."
     )
@@ -346,7 +346,7 @@ def describe(condition: str, reason: str, url: URL, *, connecting: bool = False)
     backend = url.get_backend_name()
     if backend == "sqlite":
         return _describe_sqlite(condition, reason, url.database or ":memory:")
-    server = f"the {backend} server at {url.host}:{url.port}"
+    server = f"the {backend} server at {server_address(url)}"
     user = url.username or "(no user)"
     database = url.database or "(none)"
     retry = (
