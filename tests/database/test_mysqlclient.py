@@ -14,10 +14,9 @@ import gc
 import importlib.util
 import os
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from studyhall.errors import (
     LoginRefusedError,
     StudyhallError,
 )
+from tests import hung_server as hung
 from tests.conftest import REQUIRE_SERVERS, SERVER_URLS, require_backend
 from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
@@ -282,11 +282,9 @@ def test_a_lock_wait_timeout_is_a_conflict(mc_database: Database) -> None:
     assert isinstance(error, OperationalError) and error.orig.args[0] == 1205
 
 
-# -- a hung server: mysqlclient's waits are bounded too -----------------------------------
+# -- a hung server: mysqlclient's waits are bounded too (tests/hung_server.py) ----------
 
 PRIVATE_PORT = 3346  # no other test uses it
-TIMEOUT = 2  # seconds
-BOUND = 6 * TIMEOUT + 5  # a hang lasts until the server resumes
 
 
 @pytest.fixture(scope="module")
@@ -299,77 +297,28 @@ def hung_server() -> Iterator[PrivateMariaDB]:
 @pytest.fixture
 def short_timeouts(hung_server: PrivateMariaDB) -> Iterator[Database]:
     """A mysqlclient pool of one connection to the private server, every wait TIMEOUT s."""
-    settings = DatabaseSettings(
-        url=hung_server.url.set(drivername="mysql+mysqldb"),
-        source="DATABASE_URL",
-        pool_size=1,
-        max_overflow=0,
-        connect_timeout=TIMEOUT,
-        read_timeout=TIMEOUT,
-        write_timeout=TIMEOUT,
-    )
-    database = Database(settings)
-    try:
+    with hung.short_timeouts(hung_server, drivername="mysql+mysqldb") as database:
         yield database
-    finally:
-        hung_server.resume()
-        database.dispose()
-
-
-def _within(seconds: float, call: Callable[[], object]) -> BaseException | None:
-    """Run `call` in a thread; fail the test if it is still waiting after `seconds`."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: B036 - reported to the test thread
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), "still waiting: the wait is unbounded"
-    return outcome[0]
-
-
-def _select(database: Database) -> None:
-    with database.unit_of_work() as session:
-        session.execute(text("SELECT 1"))
 
 
 def test_a_running_query_fails_when_the_server_hangs(
     hung_server: PrivateMariaDB, short_timeouts: Database
 ) -> None:
-    def query_while_frozen() -> None:
-        with short_timeouts.unit_of_work() as session:
-            session.execute(text("SELECT 1"))
-            hung_server.pause()
-            session.execute(text("SELECT 2"))
-
-    try:
-        error = _within(BOUND, query_while_frozen)
-    finally:
-        hung_server.resume()
-    assert isinstance(error, (DBAPIError, StudyhallError)), error
-    assert short_timeouts.engine.pool.checkedout() == 0
-    _select(short_timeouts)  # the server answers again: so does the pool
+    hung.check_a_running_query_fails_when_hung(hung_server, short_timeouts)
 
 
 def test_a_reused_and_a_new_connection_fail_when_the_server_hangs(
     hung_server: PrivateMariaDB, short_timeouts: Database
 ) -> None:
-    _select(short_timeouts)  # one idle connection, pinged before reuse once it has idled
+    hung.select(short_timeouts)  # one idle connection, pinged before reuse once it has idled
     time.sleep(short_timeouts.settings.ping_bypass_ms / 1000 + 0.1)
     hung_server.pause()
     try:
-        reused = _within(BOUND, lambda: _select(short_timeouts))
+        _, reused = hung.within(hung.BOUND, lambda: hung.select(short_timeouts))
         # The pool is empty now: a new connection's handshake must be bounded as well.
-        connecting = _within(BOUND, lambda: _select(short_timeouts))
+        _, connecting = hung.within(hung.BOUND, lambda: hung.select(short_timeouts))
     finally:
         hung_server.resume()
     assert isinstance(reused, (DBAPIError, StudyhallError)), reused
     assert isinstance(connecting, (DBAPIError, StudyhallError)), connecting
-    _select(short_timeouts)
+    hung.select(short_timeouts)

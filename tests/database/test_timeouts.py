@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -23,12 +20,10 @@ from studyhall.config import DatabaseSettings, load_settings
 from studyhall.db.backends import build_engine, engine_options
 from studyhall.db.engine import Database
 from studyhall.errors import ConfigurationError, StudyhallError
+from tests import hung_server as hung
 from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
 PRIVATE_PORT = 3331
-TIMEOUT = 2  # seconds, in the tests below
-# A hang lasts until the server resumes; a bounded wait ends after a few timeouts.
-BOUND = 6 * TIMEOUT + 5
 
 SERVER_ENV = {"DB_USER": "u", "DB_PASSWORD": "", "DB_HOST": "h", "DB_NAME": "n"}
 
@@ -132,7 +127,7 @@ def test_postgresql_connection_has_keepalives_user_timeout_and_statement_timeout
         engine.dispose()
 
 
-# -- a hung server ----------------------------------------------------------------------
+# -- a hung server (tests/hung_server.py) ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -144,75 +139,24 @@ def hung_server() -> Iterator[PrivateMariaDB]:
 @pytest.fixture
 def short_timeouts(hung_server: PrivateMariaDB) -> Iterator[Database]:
     """A pool of one connection to the private server, every wait TIMEOUT seconds."""
-    settings = DatabaseSettings(
-        url=hung_server.url,
-        source="DATABASE_URL",
-        pool_size=1,
-        max_overflow=0,
-        connect_timeout=TIMEOUT,
-        read_timeout=TIMEOUT,
-        write_timeout=TIMEOUT,
-    )
-    database = Database(settings)
-    try:
+    with hung.short_timeouts(hung_server) as database:
         yield database
-    finally:
-        hung_server.resume()
-        database.dispose()
-
-
-def _within(seconds: float, call: Callable[[], object]) -> tuple[float, BaseException | None]:
-    """Run `call` in a thread; fail the test if it is still waiting after `seconds`."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: B036 - reported to the test thread
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    started = time.monotonic()
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    elapsed = time.monotonic() - started
-    assert not worker.is_alive(), f"still waiting after {elapsed:.1f} s: the wait is unbounded"
-    return elapsed, outcome[0]
-
-
-def _select(database: Database, sql: str = "SELECT 1") -> None:
-    with database.unit_of_work() as session:
-        session.execute(text(sql))
 
 
 def test_a_running_query_fails_when_the_server_hangs(
     hung_server: PrivateMariaDB, short_timeouts: Database
 ) -> None:
-    def query_while_frozen() -> None:
-        with short_timeouts.unit_of_work() as session:
-            session.execute(text("SELECT 1"))
-            hung_server.pause()
-            session.execute(text("SELECT 2"))
-
-    try:
-        _, error = _within(BOUND, query_while_frozen)
-    finally:
-        hung_server.resume()
-    assert isinstance(error, (DBAPIError, StudyhallError)), error
-    assert short_timeouts.engine.pool.checkedout() == 0
-    _select(short_timeouts)  # the server answers again: so does the pool
+    hung.check_a_running_query_fails_when_hung(hung_server, short_timeouts)
 
 
 def test_a_new_unit_fails_when_the_server_hangs(
     hung_server: PrivateMariaDB, short_timeouts: Database
 ) -> None:
-    _select(short_timeouts)  # the pool holds one idle connection, pinged before reuse
+    hung.select(short_timeouts)  # the pool holds one idle connection, pinged before reuse
     hung_server.pause()
     try:
-        _, error = _within(BOUND, lambda: _select(short_timeouts))
+        _, error = hung.within(hung.BOUND, lambda: hung.select(short_timeouts))
     finally:
         hung_server.resume()
     assert isinstance(error, (DBAPIError, StudyhallError)), error
-    _select(short_timeouts)
+    hung.select(short_timeouts)
