@@ -3,13 +3,17 @@
 Per backend (MariaDB, PostgreSQL), in a throwaway database:
 
 - studyhall: one `studyhall-db worker --threads C` process (C = 1, then 4), started and
-  idle; the benchmark enqueues N no-op jobs (units of work of 500 `enqueue` calls) and
-  waits until all are done: jobs/s enqueue-to-done. With C = 1, the wake-up of an idle
-  worker: one job enqueued after 0.6 s without work, from just before the enqueue to the
-  start of its handler (median of --wakeups).
+  idle; the benchmark enqueues N no-op jobs (`enqueue_many` of 500 jobs per unit of work,
+  one call per batch as procrastinate's `batch_defer` on the other side) and waits until
+  all are done: jobs/s enqueue-to-done. Twice: with an inline no-op kind (claim, handler
+  and completion in one transaction: the mode for short jobs) and with a leased one (the
+  claim commits, then the handler's unit completes it). With C = 1, the wake-up of an
+  idle worker: one (inline) job enqueued with `enqueue` after 0.6 s without work, from
+  just before the enqueue to the start of its handler (median of --wakeups).
 - procrastinate (PostgreSQL only), the peer, in the same run: the same N no-op jobs
   (`batch_defer` in batches of 500, an async no-op task), one `procrastinate worker`
-  process with concurrency C, and the same wake-up measure (`benchmarks/jobs_procrastinate.py`).
+  process with concurrency C, and the same wake-up measure with one `defer`
+  (`benchmarks/jobs_procrastinate.py`).
   It runs in an environment of its own, never studyhall's: `--procrastinate-python PATH`,
   or else a venv made under /tmp with `pip install procrastinate` (a network install,
   which is why this benchmark is not in `make bench`'s default list). When that fails the
@@ -47,7 +51,7 @@ from benchmarks.common import MARIADB_URL, machine
 from studyhall.config import DatabaseSettings
 from studyhall.database import DatabaseManager
 from studyhall.db.backends import drop_database, ensure_database
-from studyhall.jobs import RunningJob, enqueue, handler
+from studyhall.jobs import RunningJob, enqueue, enqueue_many, handler
 from studyhall.models import Job, JobStatus
 
 POSTGRESQL_URL = os.environ.get(
@@ -55,19 +59,25 @@ POSTGRESQL_URL = os.environ.get(
 )
 REPO = Path(__file__).resolve().parents[1]
 MODULE = "benchmarks.jobs"  # what the workers import for the handlers
-NOOP = "bench.noop"
-WAKE = "bench.wake"
+NOOP = "bench.noop"  # inline
+NOOP_LEASED = "bench.noop_leased"
+WAKE = "bench.wake"  # inline
 BATCH = 500
 IDLE = 0.6  # seconds without work before each wake-up job
 PROCRASTINATE_VENV = Path(tempfile.gettempdir()) / "studyhall-bench-procrastinate"
 
 
-@handler(NOOP)
+@handler(NOOP, inline=True)
 def noop(job: RunningJob) -> None:
     """Does nothing: the queue's own cost is measured."""
 
 
-@handler(WAKE)
+@handler(NOOP_LEASED)
+def noop_leased(job: RunningJob) -> None:
+    """Does nothing, under a lease: two transactions per job."""
+
+
+@handler(WAKE, inline=True)
 def wake(job: RunningJob) -> None:
     """Seconds from just before the enqueue to the start of this run, appended to a file."""
     started = time.time()
@@ -100,6 +110,12 @@ def done(kind: str) -> int:
         return session.scalar(query) or 0
 
 
+def rerun(kind: str) -> int:
+    """Jobs of `kind` that took more than one attempt (a deadlock, a conflict)."""
+    with DatabaseManager.get_session(read_only=True) as session:
+        return session.scalar(select(func.count()).where(Job.kind == kind, Job.attempts > 1)) or 0
+
+
 def wait_for(kind: str, count: int, timeout: float) -> float:
     """Poll until `count` jobs of `kind` are done; the time.monotonic() when seen."""
     deadline = time.monotonic() + timeout
@@ -111,21 +127,20 @@ def wait_for(kind: str, count: int, timeout: float) -> float:
 
 
 def studyhall_run(
-    settings: DatabaseSettings, jobs: int, threads: int, wakeups: int
+    settings: DatabaseSettings, kind: str, jobs: int, threads: int, wakeups: int
 ) -> tuple[float, list[float]]:
-    """jobs/s enqueue-to-done with one worker process of `threads` threads; wake-ups (ms)."""
+    """jobs/s enqueue-to-done of `kind` with one worker process of `threads` threads;
+    wake-ups (ms)."""
     worker = start_worker(settings, threads)
     try:
-        base = done(NOOP)
-        enqueue(NOOP)  # warm-up: the worker is up (and listening) once this is done
-        wait_for(NOOP, base + 1, 60)
+        base = done(kind)
+        enqueue(kind)  # warm-up: the worker is up (and listening) once this is done
+        wait_for(kind, base + 1, 60)
         base += 1
         started = time.monotonic()
         for first in range(0, jobs, BATCH):
-            with DatabaseManager.get_session():
-                for _ in range(min(BATCH, jobs - first)):
-                    enqueue(NOOP)
-        rate = jobs / (wait_for(NOOP, base + jobs, 600) - started)
+            enqueue_many(kind, [None] * min(BATCH, jobs - first))
+        rate = jobs / (wait_for(kind, base + jobs, 600) - started)
         woken = measure_wakeups(wakeups) if wakeups else []
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -255,10 +270,13 @@ def backend_run(backend: str, args: argparse.Namespace, peer: str | None) -> dic
         DatabaseManager.create_tables()
         for threads in args.concurrency:
             wakeups = args.wakeups if threads == 1 else 0
-            rate, woken = studyhall_run(settings, args.jobs, threads, wakeups)
+            rate, woken = studyhall_run(settings, NOOP, args.jobs, threads, wakeups)
             figures[f"studyhall {threads}"] = rate
             if woken:
                 figures["studyhall wake"] = statistics.median(woken)
+            figures[f"studyhall leased {threads}"], _ = studyhall_run(
+                settings, NOOP_LEASED, args.jobs, threads, 0
+            )
             if backend == "postgresql" and peer is not None:
                 try:
                     theirs = procrastinate_run(peer, args.jobs, threads, wakeups)
@@ -271,6 +289,7 @@ def backend_run(backend: str, args: argparse.Namespace, peer: str | None) -> dic
                     if "wake_median_ms" in theirs:
                         figures["procrastinate wake"] = theirs["wake_median_ms"]
             figures[f"bare {threads}"] = bare_run(database.engine.url, backend, args.jobs, threads)
+        figures["rerun"] = rerun(NOOP) + rerun(NOOP_LEASED)
     finally:
         DatabaseManager.cleanup()
         drop_database(settings)
@@ -318,18 +337,21 @@ def report(results: dict[str, dict[str, object]], concurrencies: list[int]) -> N
         print(f"\n{backend}:")
         for c in concurrencies:
             ours = float(figures[f"studyhall {c}"])  # type: ignore[arg-type]
+            leased = float(figures[f"studyhall leased {c}"])  # type: ignore[arg-type]
             bare = float(figures[f"bare {c}"])  # type: ignore[arg-type]
             line = (
-                f"  concurrency {c}: studyhall {ours:,.0f} jobs/s, bare SKIP LOCKED {bare:,.0f} "
-                f"(studyhall / bare {ours / bare:.2f}x)"
+                f"  concurrency {c}: studyhall inline {ours:,.0f} jobs/s (leased {leased:,.0f}), "
+                f"bare SKIP LOCKED {bare:,.0f} (studyhall inline / bare {ours / bare:.2f}x)"
             )
             if f"procrastinate {c}" in figures:
                 theirs = float(figures[f"procrastinate {c}"])  # type: ignore[arg-type]
                 line += (
                     f", procrastinate {figures['procrastinate version']} {theirs:,.0f} "
-                    f"(studyhall / procrastinate {ours / theirs:.2f}x, target >= 1.0x)"
+                    f"(studyhall inline / procrastinate {ours / theirs:.2f}x, target >= 1.0x; "
+                    f"leased {leased / theirs:.2f}x)"
                 )
             print(line)
+        print(f"  studyhall jobs that took more than one attempt: {figures['rerun']}")
         wake = figures.get("studyhall wake")
         if wake is not None:
             line = f"  idle worker wake-up, median: studyhall {wake:.1f} ms"

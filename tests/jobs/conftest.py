@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 def jobs_db(tables: Database) -> Database:
     """A database with every studyhall table and `job_effects`; the tests' handlers loaded."""
     handlers.metadata.create_all(tables.engine)
-    for event in [*handlers.GATES.values(), *handlers.AT_GATES.values()]:
+    gates = [*handlers.GATES.values(), *handlers.AT_GATES.values()]
+    for event in [*gates, handlers.INLINE_GATE, handlers.INLINE_AT_GATE]:
         event.clear()
     return tables
 

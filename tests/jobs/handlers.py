@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select, text
 
 from studyhall.db.transaction import get_current_session
 from studyhall.jobs import RunningJob, handler
@@ -93,3 +93,54 @@ def probe(job: RunningJob) -> None:
     """Appends the job id and the wall-clock time it started to a file."""
     with open(job.payload["path"], "a") as file:
         file.write(f"{job.id} {time.time()}\n")
+
+
+# Inline kinds: claimed, run and completed in one transaction (the row lock is the lease).
+INLINE_GATE = threading.Event()
+INLINE_AT_GATE = threading.Event()
+
+
+@handler("test.inline_effect", inline=True)
+def inline_effect(job: RunningJob) -> None:
+    record_effect(job, note=(job.payload or {}).get("note"))
+
+
+@handler("test.inline_fail", inline=True, retry_base=0.05, retry_cap=0.2)
+def inline_fail(job: RunningJob) -> None:
+    record_effect(job)  # rolled back with the failure, and the claim with it
+    raise RuntimeError(f"inline boom on attempt {job.attempt}")
+
+
+@handler("test.inline_gated", inline=True)
+def inline_gated(job: RunningJob) -> None:
+    """Writes its effect, then waits at INLINE_GATE before the transaction commits."""
+    record_effect(job)
+    INLINE_AT_GATE.set()
+    INLINE_GATE.wait(30)
+
+
+@handler("test.inline_hang", inline=True)
+def inline_hang(job: RunningJob) -> None:
+    """Writes its effect; the first run (no marker file yet) says so and never ends."""
+    record_effect(job)
+    marker = Path(job.payload["marker"])
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        time.sleep(3600)
+
+
+# The isolation level each run of `test.isolation*` saw (MariaDB / MySQL).
+LEVELS: list[str] = []
+_LEVEL = text(
+    "SELECT trx_isolation_level FROM information_schema.innodb_trx "
+    "WHERE trx_mysql_thread_id = CONNECTION_ID()"
+)
+
+
+def _record_level(job: RunningJob) -> None:
+    record_effect(job)  # InnoDB lists the transaction once it has written
+    LEVELS.append(get_current_session().execute(_LEVEL).scalar_one())
+
+
+handler("test.isolation")(_record_level)
+handler("test.isolation_inline", inline=True)(_record_level)

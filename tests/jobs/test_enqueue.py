@@ -10,7 +10,7 @@ import pytest
 
 from studyhall.database import DatabaseManager, get_current_session
 from studyhall.db.recording import record_statements
-from studyhall.jobs import DOORBELL, enqueue
+from studyhall.jobs import DOORBELL, enqueue, enqueue_many
 from studyhall.models import Job, JobStatus
 from studyhall.models.types import utcnow
 from tests.jobs.handlers import effects
@@ -129,3 +129,37 @@ def test_a_savepoint_rolled_back_does_not_take_the_wake_up_of_the_unit_with_it(j
     notifies = [s for s in seen.statements if s.startswith("NOTIFY")]
     # The NOTIFY sent in the savepoint went with it: the unit sends its own.
     assert len(notifies) == (2 if jobs_db.settings.backend == "postgresql" else 0)
+
+
+def test_enqueue_many_adds_one_job_per_payload_in_few_statements_iff_the_unit_commits(jobs_db):
+    payloads = [{"n": n} for n in range(1200)]
+    before = DOORBELL.generation
+    with DatabaseManager.get_session(), record_statements() as seen:
+        ids = enqueue_many("test.effect", payloads, max_attempts=2)
+        assert DOORBELL.generation == before  # not before the COMMIT
+    assert DOORBELL.generation > before
+
+    notifies = [s for s in seen.statements if s.startswith("NOTIFY")]
+    assert len(notifies) == (1 if jobs_db.settings.backend == "postgresql" else 0)
+    # Multi-row INSERTs (SQLAlchemy's insertmanyvalues batches), not one per job.
+    assert 1 <= seen.count - len(notifies) <= 6
+    rows = jobs_in(jobs_db)
+    assert [r.id for r in rows] == ids and len(set(ids)) == 1200
+    assert [r.payload for r in rows] == payloads  # ids in the payloads' order
+    assert {(r.kind, r.status, r.attempts, r.max_attempts) for r in rows} == {
+        ("test.effect", JobStatus.QUEUED, 0, 2)
+    }
+
+    with pytest.raises(ValueError), DatabaseManager.get_session():
+        enqueue_many("test.effect", [{"lost": True}])
+        raise ValueError
+    assert len(jobs_in(jobs_db)) == 1200
+    assert enqueue_many("test.effect", []) == []
+
+
+def test_enqueue_many_refuses_a_bad_kind_or_max_attempts(jobs_db):
+    with pytest.raises(ValueError, match="job kind is 1 to"):
+        enqueue_many("", [{}])
+    with pytest.raises(ValueError, match="max_attempts must be at least 1"):
+        enqueue_many("test.effect", [{}], max_attempts=0)
+    assert jobs_in(jobs_db) == []

@@ -267,3 +267,15 @@ def test_on_mariadb_the_claim_runs_at_read_committed_in_few_round_trips(jobs_db)
     # Only this transaction's level is set (SET TRANSACTION, one statement), not the
     # session's: setting and resetting that costs 4 round trips and a ping per claim.
     assert session_levels and set(session_levels) == {"REPEATABLE-READ"}
+
+
+def test_on_mariadb_handlers_run_at_read_committed_like_on_postgresql(jobs_db):
+    if not jobs_db.settings.is_mysql:
+        pytest.skip("PostgreSQL runs at READ COMMITTED by default; SQLite is serializable")
+    # A leased completion at REPEATABLE READ deadlocked (1213) once with 4 threads.
+    handlers.LEVELS.clear()
+    with DatabaseManager.get_session():
+        enqueue("test.isolation", {})
+        enqueue("test.isolation_inline", {})
+    assert Worker(jobs_db).run_pending() == 2
+    assert handlers.LEVELS == ["READ COMMITTED", "READ COMMITTED"]

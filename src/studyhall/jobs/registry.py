@@ -6,6 +6,16 @@ so its database effects commit with the completion or not at all. A run can happ
 (a lease that expired, a worker killed after its COMMIT was sent), but only one run's
 effects commit; effects outside the database (an e-mail, a model API call) must be safe
 to repeat.
+
+An inline kind (`inline=True`, for short handlers) is claimed, run and completed in ONE
+transaction: the claim's row lock is the lease. It costs one transaction per job instead
+of two; a worker killed mid-run has its transaction rolled back by the server, so the job
+is queued again at once (no lease to wait out) and its killed run is not counted in its
+attempts. The price: the transaction stays open while the handler runs (a handler that
+hangs holds its job until its connection ends: there is no lease expiry), a job that kills
+its worker every time is retried forever, and the handler runs at READ COMMITTED (the
+claim's level on MariaDB/MySQL; PostgreSQL's default). Keep the leased default for long
+handlers, and for handlers that call out of the process.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class Handler:
     lease: timedelta = DEFAULT_LEASE
     retry_base: float = DEFAULT_RETRY_BASE
     retry_cap: float = DEFAULT_RETRY_CAP
+    inline: bool = False
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -54,15 +65,22 @@ def register(
     kind: str,
     function: Callable[[RunningJob], None],
     *,
-    lease: timedelta = DEFAULT_LEASE,
+    lease: timedelta | None = None,
     retry_base: float = DEFAULT_RETRY_BASE,
     retry_cap: float = DEFAULT_RETRY_CAP,
+    inline: bool = False,
 ) -> Handler:
     """Make `function` the handler of `kind`; a kind has one handler.
 
-    `lease`: how long a run may take before another worker may run the job again.
-    `retry_base`, `retry_cap`: seconds of backoff (see `retry_delay`).
+    `lease`: how long a run may take before another worker may run the job again
+    (default 5 minutes). `retry_base`, `retry_cap`: seconds of backoff (see `retry_delay`).
+    `inline`: claim, run and complete in one transaction (see the module's docstring).
     """
+    if inline and lease is not None:
+        raise ValueError(
+            f"Job kind {kind!r} is inline: its row lock is its lease, so it takes no lease. "
+            "Drop lease=, or drop inline=True to run it under a lease."
+        )
     existing = HANDLERS.get(kind)
     # The same function defined again (a module reloaded) replaces itself.
     if existing is not None and _name(existing.function) != _name(function):
@@ -70,9 +88,10 @@ def register(
             f"Job kind {kind!r} already has the handler {existing.function.__qualname__}; "
             "give the new one another kind."
         )
+    lease = DEFAULT_LEASE if lease is None else lease
     if lease <= timedelta(0) or retry_base <= 0 or retry_cap < retry_base:
         raise ValueError("lease and retry_base must be positive, retry_cap >= retry_base.")
-    entry = Handler(kind, function, lease, retry_base, retry_cap)
+    entry = Handler(kind, function, lease, retry_base, retry_cap, inline)
     HANDLERS[kind] = entry
     return entry
 
@@ -84,14 +103,22 @@ def _name(function: Callable[..., Any]) -> str:
 def handler(
     kind: str,
     *,
-    lease: timedelta = DEFAULT_LEASE,
+    lease: timedelta | None = None,
     retry_base: float = DEFAULT_RETRY_BASE,
     retry_cap: float = DEFAULT_RETRY_CAP,
+    inline: bool = False,
 ) -> Callable[[Callable[[RunningJob], None]], Callable[[RunningJob], None]]:
     """Decorator form of `register`."""
 
     def decorate(function: Callable[[RunningJob], None]) -> Callable[[RunningJob], None]:
-        register(kind, function, lease=lease, retry_base=retry_base, retry_cap=retry_cap)
+        register(
+            kind,
+            function,
+            lease=lease,
+            retry_base=retry_base,
+            retry_cap=retry_cap,
+            inline=inline,
+        )
         return function
 
     return decorate

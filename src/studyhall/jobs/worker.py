@@ -20,10 +20,10 @@ from collections.abc import Collection
 from studyhall.db import default
 from studyhall.db.engine import Database
 from studyhall.errors import ConflictError
-from studyhall.jobs.claim import check_server, claim
+from studyhall.jobs.claim import check_server
 from studyhall.jobs.listener import Listener
 from studyhall.jobs.registry import HANDLERS, SCHEDULE
-from studyhall.jobs.run import run_job
+from studyhall.jobs.run import run_next
 from studyhall.log import get_logger
 from studyhall.services.job_queue import DOORBELL, enqueue
 
@@ -150,12 +150,7 @@ class Worker:
             delay = min(delay * 2, poll_max)
 
     def _run_one(self, owner: str) -> bool:
-        database = self.database
-        job = claim(database, owner, self.kinds)
-        if job is None:
-            return False
-        run_job(database, job, HANDLERS[job.kind])
-        return True
+        return run_next(self.database, owner, self.kinds) is not None
 
     def _enqueue_scheduled(self) -> None:
         """Enqueue each scheduled kind once per period; its key names the period, so
