@@ -14,7 +14,8 @@
 #
 # Settings: STUDYHALL_REPLICAS_DIR (state folder, default /tmp/studyhall-replicas),
 # STUDYHALL_REPLICAS_MARIADB_PORT (primary port, default 3307; replicas take the next ones),
-# STUDYHALL_REPLICAS_POSTGRES_PORT (default 5442; likewise). Run as root (the servers then run
+# STUDYHALL_REPLICAS_POSTGRES_PORT (default 5442; likewise), STUDYHALL_REPLICAS_PG_BIN
+# (PostgreSQL's programs, default /usr/lib/postgresql/15/bin). Run as root (the servers then run
 # as mysql and postgres) or as an ordinary user who can run mariadbd and PostgreSQL 15.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ DIR=$(realpath -m "${STUDYHALL_REPLICAS_DIR:-/tmp/studyhall-replicas}")
 MARIADB_PORT=${STUDYHALL_REPLICAS_MARIADB_PORT:-3307}
 POSTGRES_PORT=${STUDYHALL_REPLICAS_POSTGRES_PORT:-5442}
 MARIADBD=/usr/sbin/mariadbd
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${STUDYHALL_REPLICAS_PG_BIN:-/usr/lib/postgresql/15/bin}
 APP_USER=studyhall APP_PASSWORD=studyhall-app DATABASE=studyhall
 ADMIN_USER=admin ADMIN_PASSWORD=admin-secret
 REPL_USER=replicator REPL_PASSWORD=replicator-secret

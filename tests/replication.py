@@ -195,6 +195,8 @@ def start_replication() -> Replication:
         _brought_up_here.append(not (DIRECTORY / "env").exists())
         started = run_script("up", "all", "--replicas", str(REPLICAS))
         if started.returncode != 0:
+            if _brought_up_here[-1]:  # e.g. MariaDB started, PostgreSQL 15 missing
+                run_script("down", "all")
             last = (started.stderr.strip() or started.stdout.strip()).splitlines()[-1:]
             unavailable(
                 f"the replicated servers did not start ({' '.join(last)}); "

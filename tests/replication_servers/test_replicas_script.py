@@ -124,3 +124,13 @@ def test_a_killed_replica_is_started_again_and_catches_up(
         _write(replica_set, table, 1)
     assert _ids(replica_set.replica_urls[0], table) == {1}
     assert run_script("status", replica_set.backend).returncode == 0
+
+
+def test_up_on_a_running_set_starts_nothing(replication: Replication) -> None:
+    pid_files = sorted(replication.directory.glob("*.pid"))
+    before = {path.name: path.read_text() for path in pid_files}
+    assert len(before) == 6
+    again = run_script("up", "all", "--replicas", "2")
+    assert again.returncode == 0, again.stderr
+    assert "starting" not in again.stdout
+    assert {path.name: path.read_text() for path in pid_files} == before
