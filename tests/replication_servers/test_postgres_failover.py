@@ -25,8 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from studyhall.config import DatabaseSettings
+from studyhall.db import default
 from studyhall.db.backends import drop_database, ensure_database
+from studyhall.db.decorators import with_db_session
 from studyhall.db.engine import Database
+from studyhall.db.transaction import get_current_session
 from studyhall.errors import CommitOutcomeUnknownError, DatabaseUnavailableError
 from tests.replication import run_script, unavailable
 
@@ -68,15 +71,21 @@ class Writer:
     outcome_unknown: set[int] = field(default_factory=set)
     other: list[BaseException] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    retries: int = 0  # > 0: each unit is a @with_db_session(retries=N) function
+
+    def insert(self, row_id: int) -> object:
+        """One unit of work inserting `row_id`; the port of the server that ran it."""
+        session = get_current_session()
+        session.execute(text(f"INSERT INTO {self.table} (id) VALUES ({row_id})"))
+        return session.execute(text("SELECT inet_server_port()")).scalar()
 
     def run(self) -> None:
+        insert = with_db_session(retries=self.retries)(self.insert)
         row_id = 0
         while not self.stop.is_set():
             row_id += 1
             try:
-                with self.database.unit_of_work() as session:
-                    session.execute(text(f"INSERT INTO {self.table} (id) VALUES ({row_id})"))
-                    port = session.execute(text("SELECT inet_server_port()")).scalar()
+                port = insert(row_id)
             except DatabaseUnavailableError as exc:
                 self.unavailable.add(row_id)
                 self.messages.add(f"{type(exc).__name__}: {str(exc)[:160]}")
@@ -114,7 +123,7 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def failover_once(directory: Path) -> dict[str, float]:
+def failover_once(directory: Path, retries: int = 0) -> dict[str, float]:
     """One failover under continuous writes; returns its timings and checks the rows."""
     settings = DatabaseSettings(url=make_url(FAILOVER_URL), source="DATABASE_URL")
     # The database is created where the URL leads: the read-write host, not the standby.
@@ -127,30 +136,39 @@ def failover_once(directory: Path) -> dict[str, float]:
     table = f"failover_{uuid.uuid4().hex[:10]}"
     with database.engine.begin() as conn:
         conn.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
-    writer = Writer(database, table)
+    writer = Writer(database, table, retries=retries)
     thread = threading.Thread(target=writer.run, daemon=True)
-    thread.start()
-    try:
-        _wait(lambda: len(writer.committed) >= 50, 60, "50 commits on the first primary")
-        stopping = time.monotonic()
-        _stop_by_pid(directory / "postgres-primary.pid")
-        stopped = time.monotonic()
-        standby = create_engine(STANDBY_ADMIN_URL, poolclass=NullPool)
-        with standby.connect() as conn:
-            assert conn.execute(text("SELECT pg_promote(true, 60)")).scalar() is True
-        standby.dispose()
-        promoted = time.monotonic()
-        _wait(lambda: writer.on_standby, 60, "commit on the new primary")
-        first = writer.on_standby[0]
-        count = len(writer.committed)
-        _wait(lambda: len(writer.committed) >= count + 50, 60, "50 commits on the new primary")
-    finally:
-        writer.stop.set()
-        thread.join(timeout=60)
+    with default.using(database):
+        thread.start()
+        try:
+            return _fail_over(directory, database, table, writer, thread)
+        finally:
+            writer.stop.set()
+            thread.join(timeout=60)
+            database.dispose()
+
+
+def _fail_over(
+    directory: Path, database: Database, table: str, writer: Writer, thread: threading.Thread
+) -> dict[str, float]:
+    _wait(lambda: len(writer.committed) >= 50, 60, "50 commits on the first primary")
+    stopping = time.monotonic()
+    _stop_by_pid(directory / "postgres-primary.pid")
+    stopped = time.monotonic()
+    standby = create_engine(STANDBY_ADMIN_URL, poolclass=NullPool)
+    with standby.connect() as conn:
+        assert conn.execute(text("SELECT pg_promote(true, 60)")).scalar() is True
+    standby.dispose()
+    promoted = time.monotonic()
+    _wait(lambda: writer.on_standby, 60, "commit on the new primary")
+    first = writer.on_standby[0]
+    count = len(writer.committed)
+    _wait(lambda: len(writer.committed) >= count + 50, 60, "50 commits on the new primary")
+    writer.stop.set()
+    thread.join(timeout=60)
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT inet_server_port()")).scalar() == PORT + 1
         rows = set(conn.execute(text(f"SELECT id FROM {table}")).scalars())
-    database.dispose()
     assert writer.other == []
     assert set(writer.committed) <= rows, "a unit reported committed is missing"
     assert not writer.unavailable & rows, "a unit reported unavailable was committed"
