@@ -71,7 +71,7 @@ pid_of() {  # name -> the live PID of that server of ours, or nothing
     [ -f "$file" ] || return 0
     pid=$(cat "$file")
     # Ours only: the process must still run on this server's data directory (PIDs get reused).
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$DIR/$1/"; then
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/$1/"; then
         echo "$pid"
     fi
 }
@@ -81,7 +81,9 @@ stop_server() {  # name, signal (TERM for mariadbd, INT = fast shutdown for post
     pid=$(pid_of "$name")
     if [ -n "$pid" ]; then
         log "stopping $name (pid $pid)"
-        kill -CONT "$pid" 2>/dev/null || true  # a frozen (SIGSTOP) server cannot shut down
+        # A frozen (SIGSTOP) server cannot shut down: thaw it and its children (PostgreSQL's
+        # backends) first.
+        kill -CONT "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
         kill "-$sig" "$pid" 2>/dev/null || true
         for _ in $(seq 1 $((WAIT_SECONDS * 10))); do
             [ -d "/proc/$pid" ] || break
