@@ -16,6 +16,7 @@ BENCHMARKS = (
     "pages_at_scale",
     "async_overhead",
     "async_soak",
+    "replicas",
 )
 
 

@@ -25,7 +25,7 @@ OPTIONS = {"probe_ms": 100, "max_lag_ms": 500, "read_timeout": 5.0}
 class Load:
     """Readers and a writer running until stopped; what they saw."""
 
-    def __init__(self, replicated: Replicated) -> None:
+    def __init__(self, replicated: Replicated, retries: int = 0) -> None:
         self.replicated = replicated
         self.stop = threading.Event()
         self.ports: Counter[int] = Counter()
@@ -33,7 +33,7 @@ class Load:
         self.slowest = 0.0
         table = replicated.table
 
-        @with_db_session(read_only=True)
+        @with_db_session(read_only=True, retries=retries)
         def read() -> int:
             session = get_current_session()
             session.execute(text(f"SELECT value FROM {table} WHERE id = 1")).scalar()
@@ -134,3 +134,16 @@ def test_no_read_fails_when_a_replica_does(replicated: Replicated, kind: str) ->
     assert load.failures == []
     assert sum(load.ports.values()) > 50
     assert during[replicated.replica_ports[1]] > 0  # the other replica served meanwhile
+
+
+@pytest.mark.replica_options(**OPTIONS)
+def test_reads_with_retries_run_again_at_once_when_their_replica_dies(
+    replicated: Replicated,
+) -> None:
+    """`retries=N` units take the same path: a replica's failure is not a conflict to back
+    off from, but a reason to run again elsewhere at once."""
+    with Load(replicated, retries=2) as load:
+        time.sleep(0.3)
+        with replicated.replication.killed(replicated.backend, 0):
+            time.sleep(1.0)
+    assert load.failures == []

@@ -30,6 +30,7 @@ from studyhall.app import (
 )
 from studyhall.app import metrics as metrics_page
 from studyhall.app.access import IdConverter
+from studyhall.app.causal_reads import init_causal_reads
 from studyhall.app.config import AppSettings, load_app_settings
 from studyhall.app.csrf import init_csrf
 from studyhall.app.errors import init_errors
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_inputs(app)
     init_headers(app)
     init_errors(app)
+    init_causal_reads(app, DatabaseManager.database())
     for module in (auth, student, student_tests, session_updates, family, health, favicon):
         app.register_blueprint(module.bp)
     school.init_app(app)

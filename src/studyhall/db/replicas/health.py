@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -124,6 +125,10 @@ class Rotation:
         self._primary_probe = build_probe_engine(primary)
         self._samples: deque[tuple[float, Position]] = deque()
         self._stop = threading.Event()
+        self._start_probe()
+        _rotations.add(self)
+
+    def _start_probe(self) -> None:
         self._thread = threading.Thread(
             target=self._probe_forever, name="studyhall-replica-probe", daemon=True
         )
@@ -227,6 +232,22 @@ class Rotation:
         for replica in self.replicas:
             replica.dispose()
         self._primary_probe.dispose()
+
+
+# Every Rotation with its probe running: a forked child starts the probes anew (threads do
+# not survive a fork), else a replica taken out in the child would never come back.
+_rotations: weakref.WeakSet[Rotation] = weakref.WeakSet()
+
+
+def _restart_probes_in_child() -> None:
+    for rotation in list(_rotations):
+        if not rotation._stop.is_set():
+            rotation._lock = threading.Lock()
+            rotation._start_probe()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_probes_in_child)
 
 
 def _socket_of(dbapi_connection: Any) -> int | None:

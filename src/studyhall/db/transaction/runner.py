@@ -123,10 +123,20 @@ def _run_with_retries(
             settle(session)
         except BaseException as exc:
             uow.__exit__(type(exc), exc, exc.__traceback__)
+            if attempt <= MAX_REPLICA_RUNS and failed_on_replica(exc):
+                record_rerun()  # read-only, on a replica now out of rotation: at once
+                continue
             time.sleep(retry_delay(func, attempt, retries, exc))
             continue
-        # COMMIT happens here; its failure is never retried (its outcome is unknown).
-        uow.__exit__(None, None, None)
+        # COMMIT happens here; its failure is never retried (its outcome is unknown), but
+        # for a read-only unit on a replica: it wrote nothing, whatever the outcome.
+        try:
+            uow.__exit__(None, None, None)
+        except Exception as exc:
+            if attempt > MAX_REPLICA_RUNS or not failed_on_replica(exc):
+                raise
+            record_rerun()
+            continue
         return result
 
 
