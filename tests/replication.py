@@ -116,7 +116,8 @@ class Replication:
             _wait_gone(pids)
             yield
         finally:
-            run_script("up", backend)
+            started = run_script("up", backend)
+            assert started.returncode == 0, f"the killed replica did not start: {started.stderr}"
             self.wait_caught_up(backend)
 
     def wait_caught_up(self, backend: str, replica: int | None = None) -> None:
