@@ -4,9 +4,11 @@ inet_server_port()), a unit's own writes read back on the primary, stray writes 
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import column, select, table, text
 
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
+from studyhall.db import metrics
 from studyhall.db.replicas import causal
 from studyhall.errors import ReadOnlyTransactionError
 from tests.replicas.conftest import Replicated
@@ -112,3 +114,20 @@ def test_a_unit_that_only_read_leaves_no_token(replicated: Replicated) -> None:
         assert written is not None and written.startswith(replicated.backend)
     finally:
         causal.reset_causal_token(token)
+
+
+def test_metrics_count_where_read_only_units_went(replicated: Replicated) -> None:
+    registry = CollectorRegistry()
+    metrics.enable_metrics(registry)
+    try:
+        for _ in range(3):
+            with replicated.database.unit_of_work(read_only=True) as session:
+                replicated.port(session)
+        replicated.database.replicas.rotation.live = ()  # as if every replica were out
+        with replicated.database.unit_of_work(read_only=True) as session:
+            assert replicated.port(session) == replicated.primary_port
+        value = registry.get_sample_value
+        assert value("studyhall_db_replica_routing_total", {"route": "replica"}) == 3
+        assert value("studyhall_db_replica_routing_total", {"route": "primary_no_replica"}) == 1
+    finally:
+        metrics.disable_metrics()

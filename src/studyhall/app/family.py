@@ -15,9 +15,11 @@ bp = Blueprint("family", __name__)
 RECENT_SESSIONS = 5
 
 
-# The unit of work outside the role check: the login check runs on its connection.
+# The unit of work outside the role check: the login check runs on its connection. The
+# page only reads (activity is recorded after it, in a unit of its own): with read
+# replicas it is served by one, after the user's own last write (read-your-writes).
 @bp.get("/family")
-@with_db_session
+@with_db_session(read_only=True)
 @role_required(UserRole.PARENT)
 def overview() -> str:
     children = current_user(Parent).get_children()
