@@ -77,9 +77,12 @@ def throwaway_settings(backend: str, tmp_path: Path, **options: object) -> Datab
 
 @pytest.fixture(autouse=True)
 def _clean_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Each test starts with no DB_* variables, no .env, and no initialized manager."""
+    """Each test starts with no DATABASE_URL, DATABASE_REPLICA_URLS or DB_* variables, no
+    .env, and no initialized manager."""
     for name in list(os.environ):
-        if name == "DATABASE_URL" or name.startswith("DB_") or name == "STUDYHALL_ENV":
+        if name in ("DATABASE_URL", "DATABASE_REPLICA_URLS", "STUDYHALL_ENV") or name.startswith(
+            "DB_"
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     DatabaseManager.cleanup()
