@@ -4,6 +4,7 @@ unit of work that met it runs again elsewhere (it wrote nothing, so that is safe
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
@@ -38,7 +39,16 @@ def watch_engine(engine: Engine, take_out: Callable[[str], None]) -> None:
         elif RECOVERY_CONFLICT not in str(orig):
             return
         if error is not None:
-            setattr(error, REPLICA_FAILURE, True)
+            replica_failure(error)
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def replica_failure(error: E) -> E:
+    """Mark `error` as a replica's failure (a read-only unit that meets it runs again)."""
+    setattr(error, REPLICA_FAILURE, True)
+    return error
 
 
 def record_rerun() -> None:

@@ -31,10 +31,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from studyhall.config import DatabaseSettings
 from studyhall.db.backends import build_engine, build_probe_engine
-from studyhall.db.replicas.failures import watch_engine
+from studyhall.db.replicas.failures import replica_failure, watch_engine
 from studyhall.db.replicas.positions import Position, Positions
 from studyhall.db.session import StudyhallSession
 from studyhall.db.spare_sessions import ReusingSessionmaker
+from studyhall.errors import DatabaseUnavailableError
 from studyhall.log import get_logger
 
 log = get_logger(__name__)
@@ -59,6 +60,7 @@ class Replica:
         self.checked_out: set[ConnectionPoolEntry] = set()
         event.listen(self.engine, "checkout", self._checked_out)
         event.listen(self.engine, "checkin", self._checked_in)
+        event.listen(self.engine, "do_connect", self._refuse_when_out)
         watch_engine(self.engine, lambda reason: on_failure(self, reason))
 
     def _checked_out(self, dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
@@ -66,6 +68,18 @@ class Replica:
 
     def _checked_in(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         self.checked_out.discard(record)
+
+    def _refuse_when_out(self, dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        # A unit routed here just before the replica left the rotation (or the pool's
+        # reconnect after a cut) gets no new connection to wait on: its unit runs again
+        # elsewhere at once.
+        if not self.in_rotation:
+            raise replica_failure(
+                DatabaseUnavailableError(
+                    f"The read replica {self.name} is out of rotation ({self.reason}): no "
+                    "new connection is made to it until the probe finds it well again."
+                )
+            )
 
     def cut_connections(self) -> int:
         """Shut down the sockets of the connections units hold on this replica; return how
