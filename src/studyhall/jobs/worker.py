@@ -1,12 +1,14 @@
 """`Worker`: threads that claim due jobs and run them, until asked to stop.
 
 An idle thread waits on the process's doorbell (rung when a unit of work of this process
-that enqueued commits, and on PostgreSQL by the LISTEN thread for every other process's),
-and otherwise polls: every `poll_min` seconds at first, doubling while nothing is due up
-to `poll_max` (0.2 s by default, so a job enqueued by another process on MariaDB or
-SQLite starts within about that; 2 s on PostgreSQL, where NOTIFY wakes it and the poll
-only picks up retries, delayed jobs and expired leases). `stop()` lets each thread
-finish the job it is running, then ends them.
+that enqueued commits, and on PostgreSQL by the LISTEN thread for every other process's).
+One idle thread at a time is the process's poller: it also looks when its wait times out,
+every `poll_min` seconds at first, doubling while nothing is due up to `poll_max` (0.2 s
+by default, so a job enqueued by another process on MariaDB or SQLite starts within
+about that; 2 s on PostgreSQL, where NOTIFY wakes it and the poll only picks up retries,
+delayed jobs and expired leases). When its poll finds a job it rings the doorbell, so the
+other idle threads look too; they otherwise wait for the doorbell (at most `PEER_WAIT`).
+`stop()` lets each thread finish the job it is running, then ends them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ log = get_logger(__name__)
 POLL_MIN = 0.05
 POLL_MAX = 0.2
 POLL_MAX_LISTENING = 2.0
+# An idle thread that is not the poller looks at least this often all the same.
+PEER_WAIT = 5.0
 # After a claim failed (the database is away): wait this long before the next try.
 ERROR_PAUSE = 2.0
 
@@ -64,6 +68,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._listener: Listener | None = None
         self._last_period: dict[str, int] = {}
+        # Held by the idle thread that polls for the process while it waits.
+        self._poller = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -128,12 +134,16 @@ class Worker:
     def _loop(self, index: int, poll_max: float) -> None:
         owner = f"{self.name}#{index}"
         delay = self.poll_min
+        polled = False  # this look follows a poll (a wait that timed out), not a ring
         while not self._stopping.is_set():
             seen = DOORBELL.generation
             try:
-                if index == 0:
+                if index == 0 or polled:
                     self._enqueue_scheduled()
                 if self._run_one(owner):
+                    if polled:  # work no doorbell announced: the idle peers look too
+                        DOORBELL.ring()
+                    polled = False
                     delay = self.poll_min
                     continue
             except ConflictError as exc:
@@ -146,8 +156,15 @@ class Worker:
                 continue
             if self._stopping.is_set():
                 break
-            DOORBELL.wait(seen, delay)
-            delay = min(delay * 2, poll_max)
+            polled = False
+            if self._poller.acquire(blocking=False):
+                try:
+                    polled = not DOORBELL.wait(seen, delay)
+                finally:
+                    self._poller.release()
+                delay = min(delay * 2, poll_max)
+            else:
+                DOORBELL.wait(seen, max(PEER_WAIT, poll_max))
 
     def _run_one(self, owner: str) -> bool:
         return run_next(self.database, owner, self.kinds) is not None
