@@ -3,9 +3,11 @@
 The job is a row written in the same transaction as the caller's other changes, so it
 exists if and only if that unit of work commits: no job for work that was rolled back,
 no work committed without its job. The COMMIT wakes workers: this process's through
-`DOORBELL` (an `on_commit` callback), other processes' on PostgreSQL through
-`NOTIFY studyhall_jobs`, which the server delivers at COMMIT and drops on a rollback.
-Elsewhere workers in other processes find the job at their next poll.
+`DOORBELL` (an `on_commit` callback), other processes' on PostgreSQL through a
+notification on `studyhall_jobs`, which the server delivers at COMMIT (one per
+transaction however many jobs) and drops on a rollback. The INSERT sends it itself
+(`pg_notify` in its RETURNING), so waking costs no round trip of its own. Elsewhere
+workers in other processes find the job at their next poll.
 
 The workers, their handlers and the claim are `studyhall.jobs`, a layer above: services
 enqueue by kind and never import a handler.
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, insert, text
+from sqlalchemy import Insert, func, insert, literal
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,7 +34,9 @@ from studyhall.models.types import utcnow
 CHANNEL = "studyhall_jobs"
 
 _jobs = Job.metadata.tables[Job.__tablename__]
-_NOTIFY = text(f"NOTIFY {CHANNEL}")
+# In the RETURNING of PostgreSQL's INSERTs: notifies the channel for each row inserted
+# (none on a key conflict); the server folds a transaction's identical notifications.
+_NOTIFY = func.pg_notify(literal(CHANNEL), literal(""))
 # session.info: the (sub)transaction whose commit wakes the workers already.
 WOKEN = "studyhall.jobs.woken"
 
@@ -84,11 +88,10 @@ def enqueue(
     session = get_current_session()
     values = _row(kind, payload, run_after, max_attempts, utcnow())
     values["dedupe_key"] = key
-    dialect = session.get_bind().dialect.name
-    job_id = _insert(session, dialect, values)
+    job_id = _insert(session, session.get_bind().dialect.name, values)
     if job_id is None:
         return None
-    _wake_at_commit(session, dialect)
+    _wake_at_commit(session)
     return job_id
 
 
@@ -116,9 +119,10 @@ def enqueue_many(
     # MariaDB; on SQLite it would insert row by row for that. There the rows of one INSERT
     # take increasing row ids in VALUES order (the write lock is held), so sorting does.
     in_order = dialect != "sqlite"
-    statement = insert(_jobs).returning(_jobs.c.id, sort_by_parameter_order=in_order)
+    returned = [_jobs.c.id, *([_NOTIFY] if dialect == "postgresql" else [])]
+    statement = insert(_jobs).returning(*returned, sort_by_parameter_order=in_order)
     ids = [int(job_id) for job_id in session.scalars(statement, rows)]
-    _wake_at_commit(session, dialect)
+    _wake_at_commit(session)
     return ids if in_order else sorted(ids)
 
 
@@ -145,36 +149,38 @@ def _row(
     }
 
 
-def _wake_at_commit(session: Session, dialect: str) -> None:
-    """Wake workers once the unit commits: once per (sub)transaction, however many jobs.
+def _wake_at_commit(session: Session) -> None:
+    """Ring this process's workers once the unit commits: once per (sub)transaction,
+    however many jobs (other processes' are notified by the INSERT).
 
-    Both the NOTIFY and the on_commit callback go with a savepoint that rolls back, so
-    the mark is the innermost transaction: a later job outside that savepoint wakes again.
+    The on_commit callback goes with a savepoint that rolls back (as the notification
+    does), so the mark is the innermost transaction: a later job outside it rings again.
     """
     transaction = session.get_nested_transaction() or session.get_transaction()
     if transaction is not None and session.info.get(WOKEN) is transaction:
         return
-    if dialect == "postgresql":
-        session.execute(_NOTIFY)
     on_commit(DOORBELL.ring, session)
     session.info[WOKEN] = session.get_nested_transaction() or session.get_transaction()
 
 
 def _insert(session: Session, dialect: str, values: dict[str, Any]) -> int | None:
     """INSERT the row; with a key, one that adds nothing (and fails nothing) on a conflict."""
+    if dialect == "postgresql":
+        plain = postgresql.insert(_jobs)
+        statement: Insert = (
+            plain if values["dedupe_key"] is None else plain.on_conflict_do_nothing()
+        )
+        new_id = session.execute(statement.returning(_jobs.c.id, _NOTIFY), values).scalar()
+        return None if new_id is None else int(new_id)
     if values["dedupe_key"] is None:
-        result = session.execute(insert(_jobs).values(values))
+        result = session.execute(insert(_jobs), values)
         return int(result.inserted_primary_key[0])  # type: ignore[attr-defined, unused-ignore]
     if dialect in ("mysql", "mariadb"):
         # No RETURNING for a conflict here; the row id is 0 when nothing was inserted.
         upsert = mysql.insert(_jobs).values(values).on_duplicate_key_update(id=_jobs.c.id)
         inserted = session.execute(upsert).lastrowid  # type: ignore[attr-defined, unused-ignore]
         return int(inserted) if inserted else None
-    statement: Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(_jobs).values(values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(_jobs).values(values).on_conflict_do_nothing()
+    statement = sqlite.insert(_jobs).values(values).on_conflict_do_nothing()
     new_id = session.execute(statement.returning(_jobs.c.id)).scalar_one_or_none()
     return None if new_id is None else int(new_id)
 
