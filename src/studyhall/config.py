@@ -467,10 +467,11 @@ def _replica_settings(env: Mapping[str, str], primary: URL) -> ReplicaSettings |
     """The replicas DATABASE_REPLICA_URLS or DB_REPLICA_HOSTS name; None when neither is set."""
     raw_urls = env.get("DATABASE_REPLICA_URLS", "").strip()
     raw_hosts = env.get("DB_REPLICA_HOSTS", "").strip()
-    if not raw_urls and not raw_hosts:
-        return None
     problems: list[str] = []
+    # Checked with or without replicas: a bad value is an error either way.
     options = _pool_settings(env, problems, REPLICA_LIMITS, "DB_REPLICA_")
+    if not raw_urls and not raw_hosts and not problems:
+        return None
     urls: list[URL] = []
     family = _family(primary.get_backend_name())
     if raw_urls and raw_hosts:
@@ -479,6 +480,8 @@ def _replica_settings(env: Mapping[str, str], primary: URL) -> ReplicaSettings |
             "(host[:port],...) reuses the primary's user, password and database; "
             "DATABASE_REPLICA_URLS gives whole URLs."
         )
+    elif not raw_urls and not raw_hosts:
+        pass  # only bad options to report
     elif family == "sqlite":
         problems.append(
             "SQLite has no replicas: DATABASE_REPLICA_URLS and DB_REPLICA_HOSTS need a MySQL, "

@@ -17,6 +17,12 @@ def test_nothing_changes_without_replicas():
     assert load_settings(PARTS).replicas is None
 
 
+def test_replica_options_are_checked_even_without_replicas():
+    assert load_settings({**PARTS, "DB_REPLICA_WAIT_MS": "100"}).replicas is None
+    with pytest.raises(ConfigurationError, match="DB_REPLICA_WAIT_MS='soon' is not a whole"):
+        load_settings({**PARTS, "DB_REPLICA_WAIT_MS": "soon"})
+
+
 def test_replica_urls_are_read_with_the_primarys_driver_and_database():
     settings = load_settings(
         {

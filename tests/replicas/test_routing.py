@@ -7,11 +7,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import column, select, table, text
 
+from studyhall.config import load_settings
 from studyhall.database import DatabaseManager, get_current_session, with_db_session
 from studyhall.db import metrics
+from studyhall.db.engine import Database
 from studyhall.db.replicas import causal
 from studyhall.errors import ReadOnlyTransactionError
-from tests.replicas.conftest import Replicated
+from tests.replicas.conftest import PORT_SQL, Replicated
+from tests.replication import Replication
 
 
 def test_routing_table(replicated: Replicated) -> None:
@@ -131,3 +134,21 @@ def test_metrics_count_where_read_only_units_went(replicated: Replicated) -> Non
         assert value("studyhall_db_replica_routing_total", {"route": "primary_no_replica"}) == 1
     finally:
         metrics.disable_metrics()
+
+
+@pytest.mark.parametrize("backend", ["mariadb", "postgresql"])
+def test_replicas_from_the_environment(replication: Replication, backend: str) -> None:
+    replica_set = replication[backend]
+    primary = replica_set.primary_url.render_as_string(hide_password=False)
+    hosts = ",".join(f"{url.host}:{url.port}" for url in replica_set.replica_urls)
+    settings = load_settings({"DATABASE_URL": primary, "DB_REPLICA_HOSTS": hosts})
+    assert "studyhall-app" not in repr(settings)
+    database = Database(settings)
+    try:
+        ports = set()
+        for _ in range(4):
+            with database.unit_of_work(read_only=True) as session:
+                ports.add(session.execute(text(PORT_SQL[backend])).scalar())
+        assert ports == {url.port for url in replica_set.replica_urls}
+    finally:
+        database.dispose()

@@ -5,7 +5,8 @@ opens its own session (a joined call runs in the session it joins, on the primar
 that unit may write), so a unit of work runs whole on one server, never statement by
 statement. Without a causal token it takes the next replica in rotation. With one (the
 client committed before), it takes a replica known to have applied it; else it waits on
-one, up to DB_REPLICA_WAIT_MS, and gives the unit to the primary when the wait runs out.
+the replica furthest ahead (as last seen), up to DB_REPLICA_WAIT_MS, and gives the unit to
+the primary when the wait runs out.
 """
 
 from __future__ import annotations
@@ -79,16 +80,22 @@ class ReadSessions(sessionmaker[Session]):
         if isinstance(token, UnknownPosition):
             return None
         first = next(self.rotation.turn)
+        # Known to have applied it: no round trip. Else wait on the one furthest ahead.
+        furthest, ahead = live[first % len(live)], None
         for i in range(len(live)):
             replica = live[(first + i) % len(live)]
             applied = replica.applied
-            if applied is not None and applied.covers(token):
+            if applied is None:
+                continue
+            if applied.covers(token):
                 self.count(TOKEN_KNOWN)
                 return replica
+            if ahead is None or not ahead.covers(applied):
+                furthest, ahead = replica, applied
         if self.wait_seconds <= 0:
             self.count(TOKEN_TIMED_OUT)
             return None
-        replica = live[first % len(live)]
+        replica = furthest
         try:
             with replica.engine.connect() as conn:
                 reached = self.rotation.positions.wait(conn, token, self.wait_seconds)
