@@ -79,30 +79,45 @@ class ReusingSessionmaker(sessionmaker[Session]):
         session = super().__call__(**local_kw)
         if not local_kw and isinstance(session, StudyhallSession):
             state = vars(session)
-            attributes = frozenset(state) | {_HOME}
-            state[_HOME] = (self, attributes, _settings(session))
+            attributes, settings = as_built(session)
+            state[_HOME] = (self, attributes | {_HOME}, settings)
         return session
 
     def keep(
         self, session: Session, attributes: frozenset[str], settings: tuple[Any, ...]
     ) -> None:
         """Keep the closed `session` for this thread's next unit of work, if unchanged."""
-        state = vars(session)
-        if (
-            session._transaction is None
-            and not session._new
-            and not session._deleted
-            and not session.identity_map
-            and state.keys() - attributes <= _LAZY_ATTRIBUTES
-            and _settings(session) == settings
-        ):
-            info = state.get("info")
-            if info:
-                info.clear()
-            # Its event dispatch is built again on first use: a listener added to this
-            # session alone (`event.listen(session, ...)`) must not follow it.
-            state.pop("dispatch", None)
+        if reset_for_reuse(session, attributes, settings):
             self._spare.session = session
+
+
+def as_built(session: Session) -> tuple[frozenset[str], tuple[Any, ...]]:
+    """The attribute names and settings of a session just built, to compare with later."""
+    return frozenset(vars(session)), _settings(session)
+
+
+def reset_for_reuse(
+    session: Session, attributes: frozenset[str], settings: tuple[Any, ...]
+) -> bool:
+    """Make the closed `session` as good as new and return True, when it is closed, empty
+    and has the `attributes` and `settings` it was built with; else False."""
+    state = vars(session)
+    if not (
+        session._transaction is None
+        and not session._new
+        and not session._deleted
+        and not session.identity_map
+        and state.keys() - attributes <= _LAZY_ATTRIBUTES
+        and _settings(session) == settings
+    ):
+        return False
+    info = state.get("info")
+    if info:
+        info.clear()
+    # Its event dispatch is built again on first use: a listener added to this session
+    # alone (`event.listen(session, ...)`) must not follow it.
+    state.pop("dispatch", None)
+    return True
 
 
 def keep_for_reuse(session: Session) -> None:
@@ -113,4 +128,4 @@ def keep_for_reuse(session: Session) -> None:
         factory.keep(session, attributes, settings)
 
 
-__all__ = ["ReusingSessionmaker", "keep_for_reuse"]
+__all__ = ["ReusingSessionmaker", "as_built", "keep_for_reuse", "reset_for_reuse"]

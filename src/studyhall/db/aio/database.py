@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from studyhall.config import DatabaseSettings
 from studyhall.db.aio.engine import build_async_engine
+from studyhall.db.aio.spare_sessions import ReusingAsyncSessionmaker
 from studyhall.db.aio.units import AsyncUnitOfWork
 from studyhall.db.session import StudyhallSession
 from studyhall.db.transaction.units import Propagation
@@ -24,7 +25,8 @@ class AsyncDatabase:
     def __init__(self, settings: DatabaseSettings, **engine_overrides: Any) -> None:
         self.settings = settings
         self.engine: AsyncEngine = build_async_engine(settings, **engine_overrides)
-        self.sessions = async_sessionmaker(
+        # Reused across units where nothing can tell (`aio.spare_sessions`).
+        self.sessions = ReusingAsyncSessionmaker(
             self.engine, sync_session_class=StudyhallSession, expire_on_commit=False
         )
 

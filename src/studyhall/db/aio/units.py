@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studyhall.db.aio.callbacks import await_callbacks, detach, take_awaiting
 from studyhall.db.aio.completion import run_to_completion
 from studyhall.db.aio.context import active_async_session, current_async_session
+from studyhall.db.aio.spare_sessions import keep_for_reuse
 from studyhall.db.session import BROKEN
 from studyhall.db.transaction.context import current_session
 from studyhall.db.transaction.units import Propagation, UnitOfWork, check_propagation
@@ -185,12 +186,15 @@ class AsyncUnitOfWork:
         except asyncio.CancelledError:
             self._reset()
             detach(take_awaiting(sync))  # committed: on_commit's coroutines still run
+            keep_for_reuse(session)
             raise
         except BaseException:
             self._reset()
+            keep_for_reuse(session)  # only if it did close: see spare_sessions
             raise
         self._reset()
         awaiting = take_awaiting(sync)
+        keep_for_reuse(session)
         if awaiting is not None:
             await await_callbacks(awaiting)
         if failed is not None:
