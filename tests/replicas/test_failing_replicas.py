@@ -19,7 +19,7 @@ from studyhall.database import get_current_session, with_db_session
 from tests.replicas.conftest import Replicated
 
 READERS = 2
-OPTIONS = {"probe_ms": 100, "max_lag_ms": 500, "read_timeout": 5.0}
+OPTIONS = {"probe_ms": 100, "max_lag_ms": 1000, "read_timeout": 5.0}
 
 
 class Load:
