@@ -3,6 +3,8 @@ inet_server_port()), a unit's own writes read back on the primary, stray writes 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import column, select, table, text
@@ -152,3 +154,16 @@ def test_replicas_from_the_environment(replication: Replication, backend: str) -
         assert ports == {url.port for url in replica_set.replica_urls}
     finally:
         database.dispose()
+
+
+def test_async_units_run_on_the_primary(replicated: Replicated) -> None:
+    async def read() -> int:
+        async_database = replicated.database.async_database()
+        try:
+            async with async_database.unit_of_work(read_only=True) as session:
+                found = await session.execute(text(PORT_SQL[replicated.backend]))
+                return int(found.scalar_one())
+        finally:
+            await replicated.database.dispose_async()
+
+    assert asyncio.run(read()) == replicated.primary_port
