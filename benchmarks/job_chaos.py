@@ -4,7 +4,8 @@ Enqueues N jobs whose handler writes one effect row in the job's unit of work, r
 `studyhall-db worker` processes on them, kills a random one with SIGKILL K times (each
 time at a random moment, so mid-claim, mid-handler or mid-COMMIT) and starts it again,
 until every job is done. Then checks that every job's effect is present exactly once:
-none lost, none duplicated, none dead.
+none lost, none duplicated, none dead. `--inline` runs an inline kind instead (claim,
+handler and completion in one transaction; a killed run is rolled back by the server).
 
     python -m benchmarks.job_chaos --backend mariadb --jobs 10000 --workers 4 --kills 20
 
@@ -43,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 # What the workers import for the handler (not __name__, which is __main__ under -m).
 MODULE = "benchmarks.job_chaos"
 KIND = "chaos.effect"
+KIND_INLINE = "chaos.effect_inline"
 # Short, so that a killed worker's job is run again soon.
 LEASE = timedelta(seconds=2)
 BATCH = 1000
@@ -59,13 +61,16 @@ effects = Table(
 )
 
 
-@handler(KIND, lease=LEASE, retry_base=0.1, retry_cap=1.0)
 def chaos_effect(job: RunningJob) -> None:
     """One effect row per run; only the run that completes the job commits it."""
     get_current_session().execute(insert(effects).values(job_id=job.id, pid=os.getpid()))
     pause = job.payload.get("sleep", 0)
     if pause:
         time.sleep(pause)  # widens the window in which a kill lands mid-transaction
+
+
+handler(KIND, lease=LEASE, retry_base=0.1, retry_cap=1.0)(chaos_effect)
+handler(KIND_INLINE, inline=True, retry_base=0.1, retry_cap=1.0)(chaos_effect)
 
 
 def settings_for(backend: str, folder: Path) -> DatabaseSettings:
@@ -94,11 +99,11 @@ def start_worker(settings: DatabaseSettings, log: Path) -> subprocess.Popen[byte
         )
 
 
-def counts() -> dict[str, int]:
+def counts(kind: str) -> dict[str, int]:
     """This run's jobs by status (workers may enqueue scheduled jobs of other kinds)."""
     with DatabaseManager.get_session(read_only=True) as session:
         rows = session.execute(
-            select(Job.status, func.count()).where(Job.kind == KIND).group_by(Job.status)
+            select(Job.status, func.count()).where(Job.kind == kind).group_by(Job.status)
         )
         return {str(status): count for status, count in rows}
 
@@ -119,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds (default 900)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
+    parser.add_argument("--inline", action="store_true", help="an inline kind, not a leased one")
     args = parser.parse_args(argv)
+    kind = KIND_INLINE if args.inline else KIND
     seed = args.seed if args.seed is not None else int(time.time())
     chance = random.Random(seed)
     print(
-        f"job chaos on {args.backend}: {args.jobs:,} jobs, {args.workers} workers, "
+        f"job chaos on {args.backend}: {args.jobs:,} {kind} jobs, {args.workers} workers, "
         f"{args.kills} kills, seed {seed}"
     )
     print(machine())
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, args.jobs, BATCH):
             with DatabaseManager.get_session():
                 for _ in range(start, min(args.jobs, start + BATCH)):
-                    enqueue(KIND, {"sleep": args.sleep})
+                    enqueue(kind, {"sleep": args.sleep})
 
         started = time.monotonic()
         logs = [folder / f"worker-{i}.log" for i in range(args.workers)]
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         kills = 0
         deadline = started + args.timeout
         while time.monotonic() < deadline:
-            status = counts()
+            status = counts(kind)
             done = status.get(JobStatus.DONE, 0)
             if done + status.get(JobStatus.DEAD, 0) >= args.jobs:
                 break
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             worker.wait(60)
-        return report(args.jobs, kills, elapsed, counts())
+        return report(kind, args.jobs, kills, elapsed, counts(kind))
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -188,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         drop_database(settings)
 
 
-def report(total: int, kills: int, elapsed: float, status: dict[str, int]) -> int:
+def report(kind: str, total: int, kills: int, elapsed: float, status: dict[str, int]) -> int:
     """Print what happened and the violations; the exit status."""
-    ours = Job.kind == KIND
+    ours = Job.kind == kind
     with DatabaseManager.get_session(read_only=True) as session:
         per_job = (
             select(effects.c.job_id, func.count().label("n")).group_by(effects.c.job_id).subquery()
@@ -212,7 +219,12 @@ def report(total: int, kills: int, elapsed: float, status: dict[str, int]) -> in
     done = status.get(JobStatus.DONE, 0)
     print(
         f"done {done:,} of {total:,} in {elapsed:.1f} s ({done / elapsed:,.0f} jobs/s) after "
-        f"{kills} kills; {rerun} jobs ran more than once (a run killed, or its lease overrun)"
+        f"{kills} kills; {rerun} jobs ran more than once (a run killed, or its lease overrun"
+        + (
+            "; an inline run killed is rolled back with its attempt, so not counted)"
+            if kind == KIND_INLINE
+            else ")"
+        )
     )
     print(f"statuses: {dict(sorted(status.items()))}")
     print(

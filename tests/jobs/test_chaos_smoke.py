@@ -1,6 +1,7 @@
 """A small run of `benchmarks.job_chaos`: worker processes killed with -9 mid-work and
-restarted leave every job done with its effect exactly once (the full run is
-`python -m benchmarks.job_chaos --jobs 10000 --workers 4 --kills 20`)."""
+restarted leave every job done with its effect exactly once, for a leased kind and an
+inline one (the full run is `python -m benchmarks.job_chaos --jobs 10000 --workers 4
+--kills 20 [--inline]`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import pytest
 from benchmarks import job_chaos
 
 
-def test_kills_lose_and_duplicate_nothing(backend: str, capsys: pytest.CaptureFixture[str]):
+@pytest.mark.parametrize("mode", [[], ["--inline"]], ids=["leased", "inline"])
+def test_kills_lose_and_duplicate_nothing(
+    backend: str, mode: list[str], capsys: pytest.CaptureFixture[str]
+):
     code = job_chaos.main(
         [
+            *mode,
             "--backend",
             backend,
             "--jobs",
