@@ -493,6 +493,31 @@ def _driver_error(module: str, cls: str, *args: object, **attrs: object) -> Base
         ),
         ("psycopg", "OperationalError", ("connection timeout expired",), {}, "timeout"),
         ("psycopg", "OperationalError", ("... failed: Connection refused",), {}, "unreachable"),
+        (  # psycopg's words when target_session_attrs=read-write finds only standbys
+            "psycopg",
+            "OperationalError",
+            ('connection failed: ... "h", port 1 failed: session is read-only',),
+            {},
+            "no_primary",
+        ),
+        (  # ... and for target_session_attrs=primary
+            "psycopg",
+            "OperationalError",
+            ("connection failed: ... failed: server is in hot standby mode",),
+            {},
+            "no_primary",
+        ),
+        (  # several hosts: one refused, one a standby
+            "psycopg",
+            "OperationalError",
+            (
+                "connection failed: ... port 2 failed: session is read-only\nMultiple "
+                "connection attempts failed. All failures were:\n- host: 'h', port: '1': "
+                "connection failed: ... port 1 failed: Connection refused",
+            ),
+            {},
+            "no_primary",
+        ),
         (
             "psycopg",
             "OperationalError",

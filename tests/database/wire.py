@@ -24,7 +24,8 @@ COMMIT = {
 
 
 class CuttingProxy:
-    """Listens on 127.0.0.1 (`port`) and forwards to `target`; see the module docstring."""
+    """Listens on 127.0.0.1 (`port`; by default a free one) and forwards to `target`; with
+    neither pattern it only forwards (a server that starts listening late, say)."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class CuttingProxy:
         *,
         lose_reply_to: bytes | None = None,
         cut_at: bytes | None = None,
+        port: int = 0,
     ) -> None:
         self.target = target
         self.lose_reply_to = lose_reply_to
@@ -39,7 +41,7 @@ class CuttingProxy:
         self.cuts = 0
         self._armed = True
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))  # 0: any free port
         self.port: int = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()

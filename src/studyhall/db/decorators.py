@@ -50,8 +50,16 @@ def with_db_session(
     call that raises marks the unit it joined rollback-only. With `retries=N`, a call that
     owns its unit of work is run again in a fresh transaction, up to N times, after a
     deadlock, lock timeout, serialization failure or lost connection (never after
-    COMMIT was sent). On an `async def` the unit is an async one (`AsyncUnitOfWork`,
-    keyed to the task): the coroutine uses `get_current_async_session()`.
+    COMMIT was sent), and after a connection that could not be opened for a reason that
+    may pass: nothing listening (MySQL 2002/2003/2005, "connection refused"), a connect
+    timeout, a server starting up, or no host accepting writes yet (a PostgreSQL failover
+    under target_session_attrs=read-write). A refused login or an unknown database is
+    raised at once. Runs are spaced by a backoff doubling from 0.02 s, capped at 1 s, with
+    jitter: N retries wait at least 0.02 * (2**N - 1) / 2 s up to N = 6 (0.63 s), then
+    0.5 s more per retry; a PostgreSQL failover measured 0.2-0.5 s here, so retries=8
+    (1.6-3.3 s) covers one with room. On an `async def` the unit is an async one
+    (`AsyncUnitOfWork`, keyed to the task): the coroutine uses
+    `get_current_async_session()`.
     """
     check_propagation(propagation)
     if not isinstance(retries, int) or retries < 0:

@@ -40,6 +40,7 @@ CONDITIONS: dict[str, type[StudyhallError]] = {
     "readonly": DatabasePermissionError,
     "unknown_database": DatabaseUnavailableError,
     "unreachable": DatabaseUnavailableError,
+    "no_primary": DatabaseUnavailableError,
     "timeout": DatabaseUnavailableError,
     "statement_timeout": DatabaseUnavailableError,
     "lost": DatabaseUnavailableError,
@@ -113,6 +114,10 @@ POSTGRES_TEXTS: tuple[tuple[str, str], ...] = (
     ('role "', "missing_role"),  # FATAL: role "x" does not exist
     ("permission denied for database", "permission"),
     ('database "', "unknown_database"),  # FATAL: database "x" does not exist
+    # target_session_attrs=read-write (primary) and every host that answered is a standby:
+    # a failover not finished yet, or no standby promoted.
+    ("session is read-only", "no_primary"),
+    ("server is in hot standby mode", "no_primary"),
     ("timeout expired", "timeout"),
     ("timed out", "timeout"),
     ("too many clients", "overloaded"),
@@ -152,6 +157,10 @@ SQLITE_TEXTS: tuple[tuple[str, str], ...] = (
     ("too many sql variables", "too_many_parameters"),
     ("file is not a database", "sqlite_file"),
 )
+
+# Set on an error raised while a connection was being opened: nothing of a unit of work
+# was sent on it (see `failed_to_connect`).
+CONNECTING = "studyhall_connecting"
 
 _classes: dict[tuple[type[StudyhallError], type[DBAPIError]], type[DBAPIError]] = {}
 _classes_lock = threading.Lock()
@@ -198,6 +207,12 @@ def is_conflict(exc: BaseException) -> bool:
     return condition is not None and CONDITIONS[condition] is ConflictError
 
 
+def failed_to_connect(exc: BaseException) -> bool:
+    """Whether `exc` came from opening a connection (before anything was sent on it), as
+    an engine with `install_error_translation` saw it."""
+    return isinstance(exc, DBAPIError) and bool(exc.__dict__.get(CONNECTING))
+
+
 def translate_error(
     error: DBAPIError,
     settings: DatabaseSettings,
@@ -212,8 +227,11 @@ def translate_error(
     raising a new error) keeps what SQLAlchemy promises of the error it raises: it is the
     `ExceptionContext.sqlalchemy_exception` that `handle_error` listeners saw, and the
     `connection_invalidated` they set. `url` is where the engine connects (default: the
-    settings' URL); `connecting` says the error came while opening a connection.
+    settings' URL); `connecting` says the error came while opening a connection (the
+    error keeps that: `failed_to_connect`).
     """
+    if connecting:
+        error.__dict__[CONNECTING] = True
     if isinstance(error, StudyhallError):
         return error
     condition = classify(error.orig)
@@ -299,7 +317,7 @@ def _reduce(self: DBAPIError) -> tuple[Any, ...]:
             self.__dict__.get("code"),
             self.ismulti,
         ),
-        {"detail": self.detail},
+        {"detail": self.detail, CONNECTING: self.__dict__.get(CONNECTING, False)},
     )
 
 
@@ -364,6 +382,13 @@ def describe(condition: str, reason: str, url: URL, *, connecting: bool = False)
         "unreachable": f"Cannot connect to {server} as {user}: {reason}. Nothing accepts "
         "connections there: check that the server is running and that DB_HOST and DB_PORT "
         "(or the host and port in DATABASE_URL) are right.",
+        "no_primary": f"No {backend} server at {server_address(url)} accepts writes now "
+        f"(the URL asks for a read-write one, target_session_attrs): {reason}. Each that "
+        "answered is a standby: a failover may be under way, or the primary is down and no "
+        "standby was promoted. Nothing of this unit of work was sent; "
+        "`@with_db_session(retries=N)` runs it again with a growing pause. If it lasts, "
+        "promote a standby (pg_ctl promote) or check the "
+        "hosts in DATABASE_URL.",
         "overloaded": f"{_cap(server)} cannot take a connection now: {reason}. Try again "
         "later; if it lasts, raise the server's connection limit or lower DB_POOL_SIZE.",
         "lost": f"The connection to {server} was lost: {reason}. The server stopped, "
@@ -502,6 +527,7 @@ def _cap(text: str) -> str:
 
 __all__ = [
     "CONDITIONS",
+    "CONNECTING",
     "MYSQL_CODES",
     "POSTGRES_STATES",
     "POSTGRES_TEXTS",
@@ -510,6 +536,7 @@ __all__ = [
     "classify",
     "connect_error",
     "describe",
+    "failed_to_connect",
     "install_error_translation",
     "is_conflict",
     "translate_error",

@@ -1,8 +1,9 @@
 """Running a function inside a unit of work: the engine of `@with_db_session`.
 
 A joined call takes a fast path (no context manager, no allocation beyond a counter);
-an owning call with `retries=N` runs again in a fresh transaction after a conflict or a
-connection lost before COMMIT was sent, never after.
+an owning call with `retries=N` runs again in a fresh transaction after a conflict, a
+connection lost before COMMIT was sent (never after) or one that could not be opened yet
+(`retry.is_retryable` says which).
 """
 
 from __future__ import annotations
