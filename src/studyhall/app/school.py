@@ -132,9 +132,10 @@ def page_numbers() -> tuple[int, int]:
     return page, min(per_page, MAX_PER_PAGE)
 
 
-# The unit of work outside the role check: the login check runs on its connection.
+# The unit of work outside the role check: the login check runs on its connection. A
+# read-only unit (activity is recorded after it): with read replicas, one serves it.
 @bp.get("/school")
-@with_db_session
+@with_db_session(read_only=True)
 @role_required(UserRole.MANAGER)
 def overview() -> str:
     manager = current_user(Manager)
