@@ -117,6 +117,8 @@ def claim_in(
         if row is None:
             return None
         if row["attempts"] > row["max_attempts"]:
+            # Commits with the claim that follows in this transaction; if that is an
+            # inline run that fails, both roll back and the next claim buries it again.
             _bury(session, row, now)
             continue
         return RunningJob(
