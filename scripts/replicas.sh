@@ -245,33 +245,29 @@ pg_catch_up() {  # index -> wait until the standby replayed everything the prima
 }
 
 # --- the env file ------------------------------------------------------------------------
+env_urls() {  # prefix, SQLAlchemy scheme, primary port, admin login, replica count
+    local prefix=$1 scheme=$2 port=$3 admin=$4 n=$5 i urls="" admins=""
+    echo "${prefix}_PRIMARY_URL=$scheme://$APP_USER:$APP_PASSWORD@127.0.0.1:$port/$DATABASE"
+    echo "${prefix}_ADMIN_PRIMARY_URL=$scheme://$admin@127.0.0.1:$port/$DATABASE"
+    for i in $(seq 1 "$n"); do
+        urls+="${urls:+,}$scheme://$APP_USER:$APP_PASSWORD@127.0.0.1:$((port + i))/$DATABASE"
+        admins+="${admins:+,}$scheme://$admin@127.0.0.1:$((port + i))/$DATABASE"
+    done
+    echo "${prefix}_REPLICA_URLS=$urls"
+    echo "${prefix}_ADMIN_REPLICA_URLS=$admins"
+}
+
 write_env() {
-    local n i urls admin
+    local n
     {
         echo "# written by scripts/replicas.sh up; source it"
         n=$(replicas_of mariadb)
         if [ "$n" -gt 0 ]; then
-            echo "MARIADB_PRIMARY_URL=mysql+pymysql://$APP_USER:$APP_PASSWORD@127.0.0.1:$MARIADB_PORT/$DATABASE"
-            echo "MARIADB_ADMIN_PRIMARY_URL=mysql+pymysql://$ADMIN_USER:$ADMIN_PASSWORD@127.0.0.1:$MARIADB_PORT/$DATABASE"
-            urls=""; admin=""
-            for i in $(seq 1 "$n"); do
-                urls+="${urls:+,}mysql+pymysql://$APP_USER:$APP_PASSWORD@127.0.0.1:$((MARIADB_PORT + i))/$DATABASE"
-                admin+="${admin:+,}mysql+pymysql://$ADMIN_USER:$ADMIN_PASSWORD@127.0.0.1:$((MARIADB_PORT + i))/$DATABASE"
-            done
-            echo "MARIADB_REPLICA_URLS=$urls"
-            echo "MARIADB_ADMIN_REPLICA_URLS=$admin"
+            env_urls MARIADB mysql+pymysql "$MARIADB_PORT" "$ADMIN_USER:$ADMIN_PASSWORD" "$n"
         fi
         n=$(replicas_of postgresql)
         if [ "$n" -gt 0 ]; then
-            echo "POSTGRES_PRIMARY_URL=postgresql+psycopg://$APP_USER:$APP_PASSWORD@127.0.0.1:$POSTGRES_PORT/$DATABASE"
-            echo "POSTGRES_ADMIN_PRIMARY_URL=postgresql+psycopg://postgres@127.0.0.1:$POSTGRES_PORT/$DATABASE"
-            urls=""; admin=""
-            for i in $(seq 1 "$n"); do
-                urls+="${urls:+,}postgresql+psycopg://$APP_USER:$APP_PASSWORD@127.0.0.1:$((POSTGRES_PORT + i))/$DATABASE"
-                admin+="${admin:+,}postgresql+psycopg://postgres@127.0.0.1:$((POSTGRES_PORT + i))/$DATABASE"
-            done
-            echo "POSTGRES_REPLICA_URLS=$urls"
-            echo "POSTGRES_ADMIN_REPLICA_URLS=$admin"
+            env_urls POSTGRES postgresql+psycopg "$POSTGRES_PORT" postgres "$n"
         fi
     } >"$DIR/env.tmp"
     mv "$DIR/env.tmp" "$DIR/env"
