@@ -65,14 +65,10 @@ def run_in_unit(
                 info[DEPTH] -= 1
         if retries and (current is None or propagation == "requires_new"):
             return _run_with_retries(func, unit, retries, args, kwargs)
-        try:
-            with _owned(unit(), owner):
-                return func(*args, **kwargs)
-        except Exception as exc:
-            # A read-only unit whose read replica failed runs again (see _run_again).
-            if not read_only or not failed_on_replica(exc):
-                raise
-            return _run_again(func, unit, owner, args, kwargs, exc)
+        if read_only:
+            return _run_read_only(func, unit, owner, args, kwargs)
+        with _owned(unit(), owner):
+            return func(*args, **kwargs)
 
     return wrapper
 
@@ -82,31 +78,28 @@ def _owned(uow: UnitOfWork, owner: str) -> UnitOfWork:
     return uow
 
 
-def _run_again(
-    func: Callable[..., R],
-    unit: UnitFactory,
-    owner: str,
-    args: Any,
-    kwargs: Any,
-    error: BaseException,
+def _run_read_only(
+    func: Callable[..., R], unit: UnitFactory, owner: str, args: Any, kwargs: Any
 ) -> R:
-    # The unit wrote nothing, and its replica is out of rotation now, so the next run goes
-    # to another replica or to the primary. Each failure takes one replica out.
-    for attempt in range(2, MAX_REPLICA_RUNS + 1):
+    """Run a read-only unit; when its read replica fails, run it again (up to
+    MAX_REPLICA_RUNS runs in all): it wrote nothing, and the failed replica is out of
+    rotation now, so the next run goes to another replica or to the primary."""
+    run = 1
+    while True:
+        try:
+            with _owned(unit(), owner):
+                return func(*args, **kwargs)
+        except Exception as exc:
+            if run == MAX_REPLICA_RUNS or not failed_on_replica(exc):
+                raise
+            error = exc
+        run += 1
         record_rerun()
         log.warning(
             "Running %s again: its read replica failed (%s)",
             getattr(func, "__qualname__", func),
             type(error).__name__,
         )
-        try:
-            with _owned(unit(), owner):
-                return func(*args, **kwargs)
-        except Exception as exc:
-            if attempt == MAX_REPLICA_RUNS or not failed_on_replica(exc):
-                raise
-            error = exc
-    raise error
 
 
 def _run_with_retries(
